@@ -1,0 +1,62 @@
+"""Who may do what: rights come from security groups, scoped by workflow perimeters.
+
+A right on a workflow is granted when the user belongs to a group that has the right and that
+group is one of the workflow's perimeters; administrators' groups and superusers have every right.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from django.db.models import Q, QuerySet
+
+from environments.models import Environment, SecurityGroup
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+    from workflows.models import Workflow
+
+WorkflowRight = Literal["view", "edit", "run", "approve"]
+RIGHT_FIELDS: dict[str, str] = {
+    "view": "can_view",
+    "edit": "can_edit",
+    "run": "can_run",
+    "approve": "can_approve",
+}
+
+
+def is_administrator(user: AbstractBaseUser) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_superuser or user.security_groups.filter(is_admin=True).exists()
+
+
+def groups_with_right(user: AbstractBaseUser, right: WorkflowRight) -> QuerySet[SecurityGroup]:
+    return user.security_groups.filter(**{RIGHT_FIELDS[right]: True})
+
+
+def user_has_workflow_right(
+    user: AbstractBaseUser, workflow: Workflow, right: WorkflowRight
+) -> bool:
+    if is_administrator(user):
+        return True
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return groups_with_right(user, right).filter(workflows=workflow).exists()
+
+
+def workflows_visible_to(user: AbstractBaseUser, queryset: QuerySet) -> QuerySet:
+    """Filter a Workflow queryset down to the perimeter the user may view."""
+    if is_administrator(user):
+        return queryset
+    if not user.is_authenticated:
+        return queryset.none()
+    group_ids = groups_with_right(user, "view").values("id")
+    return queryset.filter(Q(perimeters__in=group_ids)).distinct()
+
+
+def user_may_deploy_to(user: AbstractBaseUser, environment: Environment) -> bool:
+    if is_administrator(user):
+        return True
+    return user.security_groups.filter(deploy_environments=environment).exists()

@@ -1,0 +1,153 @@
+"""Read OwlGrid's configuration from the process environment, failing loudly on bad values.
+
+Each reader names the variable and what was wrong, so a typo in a deployment stops the process
+at start-up instead of surfacing later as a strange behaviour (healthchecks' `envbool` style).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={raw!r} is not a boolean: use one of {sorted(TRUE_WORDS | FALSE_WORDS - {''})}"
+    )
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}={value} is below the minimum of {minimum}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def read_or_create_secret(path: Path, make: callable) -> str:  # type: ignore[valid-type]
+    """Return the secret stored at `path`, generating it on first run (never in the repo)."""
+    if path.exists():
+        value = path.read_text().strip()
+        if value:
+            return value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def secret_key(var_dir: Path) -> str:
+    value = os.environ.get("SECRET_KEY")
+    if value is not None:
+        if len(value) < 32:
+            raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long")
+        return value
+    return read_or_create_secret(var_dir / "secret_key", lambda: secrets.token_urlsafe(50))
+
+
+def secrets_keys(var_dir: Path) -> list[str]:
+    """The MultiFernet keys, newest first; the first one encrypts, all of them decrypt."""
+    from cryptography.fernet import Fernet
+
+    raw = os.environ.get("OWLGRID_SECRETS_KEYS")
+    if raw is None:
+        raw = read_or_create_secret(
+            var_dir / "secrets_keys", lambda: Fernet.generate_key().decode()
+        )
+    keys = [key.strip() for key in raw.split(",") if key.strip()]
+    if not keys:
+        raise ImproperlyConfigured("OWLGRID_SECRETS_KEYS is empty")
+    for index, key in enumerate(keys):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise ImproperlyConfigured(
+                f"OWLGRID_SECRETS_KEYS item {index + 1} is not a valid Fernet key "
+                "(32 url-safe base64-encoded bytes)"
+            ) from None
+    return keys
+
+
+def database_config(var_dir: Path) -> dict:
+    import dj_database_url
+
+    raw = os.environ.get("DATABASE_URL")
+    if raw is None or raw.strip() == "":
+        var_dir.mkdir(parents=True, exist_ok=True)
+        raw = f"sqlite:///{var_dir / 'owlgrid.sqlite3'}"
+    scheme = urlparse(raw).scheme
+    if scheme not in {"sqlite", "postgres", "postgresql", "pgsql"}:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL scheme {scheme!r} is not supported: use sqlite:// or postgres://"
+        )
+    try:
+        config = dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["CONN_MAX_AGE"] = 0
+        # WAL lets the web process read while a worker writes; busy timeout rides out short locks.
+        config["OPTIONS"] = {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+        config["TEST"] = {"NAME": str(var_dir / "test.sqlite3")}
+    return config
+
+
+def redis_listening(host: str = "127.0.0.1", port: int = 6379) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def redis_url(var_dir: Path) -> str:
+    """REDIS_URL, else a Redis on 127.0.0.1:6379, else the embedded one under var/."""
+    raw = os.environ.get("REDIS_URL")
+    if raw is not None and raw.strip():
+        scheme = urlparse(raw).scheme
+        if scheme not in {"redis", "rediss", "unix"}:
+            raise ImproperlyConfigured(
+                f"REDIS_URL scheme {scheme!r} is not supported: use redis://, rediss:// or unix://"
+            )
+        return raw
+    if redis_listening():
+        return "redis://127.0.0.1:6379/0"
+    return f"unix://{var_dir / 'redis.sock'}?db=0"

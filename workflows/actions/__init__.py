@@ -1,0 +1,51 @@
+"""The action catalogue: one module per action type, mapped by name in REGISTRY.
+
+Adding an action type means one new module and one line here.
+"""
+
+from __future__ import annotations
+
+from workflows.actions import (
+    approval,
+    control,
+    for_each,
+    if_,
+    lock,
+    log,
+    parallel,
+    set_variable,
+    switch,
+    try_,
+    wait,
+)
+from workflows.actions.base import ActionType
+
+REGISTRY: dict[str, ActionType] = {
+    action.name: action
+    for action in (
+        if_.IfAction(),
+        switch.SwitchAction(),
+        for_each.ForEachAction(),
+        parallel.ParallelAction(),
+        try_.TryAction(),
+        lock.LockAction(),
+        set_variable.SetVariableAction(),
+        log.LogAction(),
+        wait.WaitAction(),
+        approval.ApprovalAction(),
+        control.StopAction(),
+        control.FailAction(),
+    )
+}
+
+
+class UnknownActionType(KeyError):  # noqa: N818
+    pass
+
+
+def get_action_type(name: str) -> ActionType:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(REGISTRY))
+        raise UnknownActionType(f"unknown action type {name!r}; known types: {known}") from None

@@ -1,0 +1,62 @@
+"""Reads of workflow definitions for views, the API and commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from environments.models import Deployment
+from environments.permissions import workflows_visible_to
+from workflows.models import Workflow, WorkflowVersion
+
+
+def workflow_list(
+    *, user: Any, search: str = "", environment: str = "", tag: str = "", active: str = ""
+) -> QuerySet[Workflow]:
+    workflows = workflows_visible_to(user, Workflow.objects.all())
+    if search:
+        workflows = workflows.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    if environment:
+        workflows = workflows.filter(deployments__environment__name=environment)
+    if active in {"yes", "no"}:
+        workflows = workflows.filter(active=active == "yes")
+    workflows = workflows.prefetch_related(
+        Prefetch(
+            "deployments",
+            queryset=Deployment.objects.select_related("environment", "version"),
+        )
+    ).distinct()
+    if tag:
+        # JSON containment is not portable to SQLite, so tags are matched in Python.
+        return [w for w in workflows if tag in (w.tags or [])]  # type: ignore[return-value]
+    return workflows
+
+
+def latest_version(workflow: Workflow) -> WorkflowVersion | None:
+    return workflow.versions.order_by("-number").first()
+
+
+def latest_published_version(workflow: Workflow) -> WorkflowVersion | None:
+    return workflow.versions.filter(status=WorkflowVersion.Status.PUBLISHED).order_by(
+        "-number"
+    ).first()
+
+
+def version_tree(version: WorkflowVersion) -> list[dict[str, Any]]:
+    """The action tree as nested dicts: {action, children: {slot: [...]}} in position order."""
+    actions = list(version.actions.order_by("position"))
+    by_parent: dict[Any, list] = {}
+    for action in actions:
+        by_parent.setdefault(action.parent_id, []).append(action)
+
+    def build(parent_id: Any) -> list[dict[str, Any]]:
+        nodes = []
+        for action in by_parent.get(parent_id, []):
+            slots: dict[str, list] = {}
+            for child in build(action.id):
+                slots.setdefault(child["action"].slot, []).append(child)
+            nodes.append({"action": action, "children": slots})
+        return nodes
+
+    return build(None)
