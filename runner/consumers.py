@@ -13,12 +13,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from runner import selectors
+from runner.broadcast import run_group as run_group_name
 
 BACKLOG_BATCH = 1000
-
-
-def run_group_name(run_id: str) -> str:
-    return f"run-{run_id}"
 
 
 class RunLogConsumer(AsyncJsonWebsocketConsumer):
@@ -55,16 +52,16 @@ class RunLogConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "line", **line})
         self.last_seq = line["seq"]
 
-    async def log_line(self, event: dict) -> None:
-        """A line published by the runner; lines at or before last_seq were already sent."""
-        line = event["line"]
-        if line["seq"] <= self.last_seq:
-            return
-        if line["seq"] > self.last_seq + 1:
-            await self.send_backlog()  # a gap: the database has every line
+    async def log_lines(self, event: dict) -> None:
+        """Lines published by the runner; those at or before last_seq were already sent."""
+        for line in event["lines"]:
             if line["seq"] <= self.last_seq:
-                return
-        await self.send_line(line)
+                continue
+            if line["seq"] > self.last_seq + 1:
+                await self.send_backlog()  # a gap: the database has every line
+                if line["seq"] <= self.last_seq:
+                    continue
+            await self.send_line(line)
 
     async def run_status(self, event: dict) -> None:
         await self.send_json({"type": "status", "status": event["status"]})

@@ -40,17 +40,17 @@ def _checked_number(value: Any) -> Any:
 def _safe_pow(left: Any, right: Any) -> Any:
     if isinstance(right, int | float) and abs(right) > MAX_POWER_EXPONENT:
         raise SecurityError(f"exponent {right} is above the limit of {MAX_POWER_EXPONENT}")
-    if isinstance(left, int) and isinstance(right, int) and right > 0:
-        if (abs(left).bit_length() - 1) * right > MAX_INT_BITS:
-            raise SecurityError(f"power result too large (more than {MAX_INT_BITS} bits)")
+    big = isinstance(left, int) and isinstance(right, int) and right > 0
+    if big and (abs(left).bit_length() - 1) * right > MAX_INT_BITS:
+        raise SecurityError(f"power result too large (more than {MAX_INT_BITS} bits)")
     return _checked_number(operator.pow(left, right))
 
 
 def _safe_mul(left: Any, right: Any) -> Any:
     for seq, count in ((left, right), (right, left)):
-        if isinstance(seq, str | list | tuple) and isinstance(count, int):
-            if len(seq) * count > MAX_STRING_REPEAT:
-                raise SecurityError(f"repetition result above {MAX_STRING_REPEAT} items")
+        repeats = isinstance(seq, str | list | tuple) and isinstance(count, int)
+        if repeats and len(seq) * count > MAX_STRING_REPEAT:
+            raise SecurityError(f"repetition result above {MAX_STRING_REPEAT} items")
     return _checked_number(operator.mul(left, right))
 
 
@@ -82,9 +82,9 @@ class OwlGridSandbox(ImmutableSandboxedEnvironment):
 
 
 def _safe_add(left: Any, right: Any) -> Any:
-    if isinstance(left, str | list) and isinstance(right, str | list):
-        if len(left) + len(right) > MAX_OUTPUT_CHARS:
-            raise SecurityError(f"result above {MAX_OUTPUT_CHARS} characters")
+    joins = isinstance(left, str | list) and isinstance(right, str | list)
+    if joins and len(left) + len(right) > MAX_OUTPUT_CHARS:
+        raise SecurityError(f"result above {MAX_OUTPUT_CHARS} characters")
     return _checked_number(operator.add(left, right))
 
 

@@ -142,6 +142,9 @@ class ActionType:
         """Undo a completed step; the default has nothing to undo."""
         return None
 
+    def replay(self, variables: dict[str, Any], output: Any) -> None:
+        """Re-apply a completed step's effect on run variables when a run is resumed."""
+
     def summary(self, inputs: dict[str, Any]) -> str:
         return ""
 

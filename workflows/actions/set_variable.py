@@ -26,5 +26,8 @@ class SetVariableAction(ActionType):
         ctx.set_variable(inputs.name, inputs.value)
         return {"name": inputs.name, "value": inputs.value}
 
+    def replay(self, variables: dict[str, Any], output: Any) -> None:
+        variables[output["name"]] = output["value"]
+
     def summary(self, inputs: dict[str, Any]) -> str:
         return f"vars.{inputs.get('name', '?')} = {inputs.get('value', '')}"

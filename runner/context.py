@@ -1,0 +1,174 @@
+"""The StepContext the engine hands to an executing action (see workflows.actions.base)."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from runner import journal
+from workflows.actions.base import ActionError, ConnectionInfo, SlotResult, StopRun
+
+if TYPE_CHECKING:
+    from runner.engine import Engine, Scope
+
+
+class Park(Exception):  # noqa: N818 - a control signal
+    """Suspend the run until `until` (or until woken); the worker is released."""
+
+    def __init__(self, *, until: datetime | None, reason: str):
+        super().__init__(reason)
+        self.until = until
+        self.reason = reason
+
+
+class RunCancelled(Exception):  # noqa: N818
+    """The run was cancelled; raised at the next step boundary."""
+
+
+class StepCtx:
+    def __init__(self, engine: Engine, node: dict, key: str, attempt: int,
+                 state: dict[str, Any], scope: Scope | None, prefix: str):
+        self.engine = engine
+        self.node = node
+        self.step_key = key
+        self.attempt = attempt
+        self.state = state
+        self.scope = scope
+        self.prefix = prefix
+        self.run_id = str(engine.run.id)
+        self.environment_name = getattr(engine.run.environment, "name", None)
+        # Stable across a resumed attempt, different for each retry: the receiver can dedupe.
+        self.idempotency_key = f"{engine.run.id}:{key}:{attempt}"
+
+    def now(self) -> datetime:
+        return timezone.now()
+
+    def log(self, message: str, level: str = "info") -> None:
+        self.engine.log(self.step_key, level, message)
+
+    def connection(self, name: str, kind: str) -> ConnectionInfo:
+        return self.engine.bindings.connection(name, kind)
+
+    def secret_values(self) -> list[str]:
+        return list(self.engine.secret_values)
+
+    def set_variable(self, name: str, value: Any) -> None:
+        self.engine.vars[name] = value
+
+    # --- children -------------------------------------------------------------------------
+
+    def slot_names(self) -> list[str]:
+        return list(self.node["children"])
+
+    def run_slot(self, slot: str, *, bindings: dict[str, Any] | None = None,
+                 key: str | None = None, missing_ok: bool = False) -> SlotResult | None:
+        children = self.node["children"].get(slot)
+        if children is None:
+            if missing_ok:
+                return None
+            children = []
+        prefix = self.prefix if key is None else f"{self.step_key}.{key}/"
+        scope = self.scope.child(bindings, isolated=key is not None)
+        self.engine.run_sequence(children, scope, prefix)
+        outputs = {name: scope.steps.get(name, {}).get("output") for name in children}
+        return SlotResult(slot=slot, outputs=outputs)
+
+    def run_slots(self, calls: list[tuple[str, dict[str, Any] | None, str | None]], *,
+                  concurrency: int) -> list[SlotResult | ActionError]:
+        if concurrency <= 1 or len(calls) <= 1:
+            return self._run_sequentially(calls)
+        return self._run_concurrently(calls, concurrency)
+
+    def _run_sequentially(self, calls) -> list[SlotResult | ActionError]:
+        results: list[SlotResult | ActionError] = []
+        for slot, bindings, key in calls:
+            try:
+                results.append(self.run_slot(slot, bindings=bindings, key=key))
+            except ActionError as error:
+                results.append(error)
+                break
+        return results
+
+    def _run_concurrently(self, calls, concurrency: int) -> list[SlotResult | ActionError]:
+        def one(call) -> Any:
+            slot, bindings, key = call
+            try:
+                return self.run_slot(slot, bindings=bindings, key=key)
+            except (ActionError, Park, StopRun, RunCancelled, journal.LeaseLost) as signal:
+                return signal
+            finally:
+                close_old_connections()
+
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            outcomes = list(pool.map(one, calls))
+        for kind in (journal.LeaseLost, RunCancelled, StopRun):
+            for outcome in outcomes:
+                if isinstance(outcome, kind):
+                    raise outcome
+        errors = [o for o in outcomes if isinstance(o, ActionError)]
+        parks = [o for o in outcomes if isinstance(o, Park)]
+        if parks and not errors:
+            deadlines = [p.until for p in parks if p.until is not None]
+            raise Park(until=min(deadlines) if len(deadlines) == len(parks) else
+                       (min(deadlines) if deadlines else None),
+                       reason=parks[0].reason)
+        return outcomes
+
+    # --- parking, responses, locks, children, approvals ---------------------------------------
+
+    def park(self, *, until: datetime | None, reason: str) -> None:
+        raise Park(until=until, reason=reason)
+
+    def respond(self, *, status: int, headers: dict[str, str], body: Any) -> None:
+        self.engine.response = self.engine.mask(
+            {"status": status, "headers": headers, "body": body}
+        )
+
+    def acquire_lock(self, name: str) -> bool:
+        self.engine.flush()
+        return journal.try_acquire_lock(self.engine.run, name, self.step_key)
+
+    def release_lock(self, name: str) -> None:
+        self.engine.flush()
+        journal.release_lock(self.engine.run, name)
+
+    def approval_decision(self, *, group: str) -> dict[str, Any] | None:
+        return self.state.get("decision")
+
+    def start_child_run(self, *, workflow: str, payload: Any, wait: bool) -> dict[str, Any]:
+        from runner import services
+        from runner.models import Run
+
+        if "child_run_id" not in self.state:
+            run = self.engine.run
+            if run.depth + 1 > settings.OWLGRID_MAX_RUN_DEPTH:
+                raise ActionError(
+                    f"workflow call depth limit of {settings.OWLGRID_MAX_RUN_DEPTH} reached "
+                    "(a workflow calling itself through others?)",
+                    kind="depth_limit",
+                )
+            # A deterministic id: a resumed step finds the child it already started.
+            child_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{run.id}/{self.step_key}/{self.attempt}")
+            child = Run.objects.filter(id=child_id).first() or services.run_start_child(
+                parent=run, workflow_name=workflow, payload=payload, run_id=child_id
+            )
+            self.state["child_run_id"] = str(child.id)
+            if not wait:
+                return {"run_id": str(child.id), "status": child.status, "result": None}
+        child = Run.objects.get(id=self.state["child_run_id"])
+        if not child.is_finished:
+            raise Park(until=None, reason=f"child:{child.id}")
+        if child.status != "completed":
+            raise ActionError(
+                f"child run of {child.workflow.name} {child.status}: "
+                f"{(child.error or {}).get('message', '')}",
+                kind="child_failed",
+                run_id=str(child.id),
+            )
+        return {"run_id": str(child.id), "status": child.status, "result": child.result}

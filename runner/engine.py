@@ -1,0 +1,461 @@
+"""The interpreter: walks a run's plan, executing each step once, durably.
+
+Before a step starts, the journal is consulted: a completed step is replayed from its stored
+output (never executed again), a failed one re-raises its stored error, a waiting one resumes
+with its stored state and its journaled inputs. Each step's result is committed (fenced by the
+lease) before the next step starts. Waits, approvals, locks and child runs park the run: the
+worker is released and the run is resumed later, possibly on another worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+from django.utils import timezone
+
+from runner import journal
+from runner.bindings import Bindings, load_bindings
+from runner.context import Park, RunCancelled, StepCtx
+from runner.models import Run, RunStatus, StepEvent, StepStatus
+from runner.plan import descendants
+from workflows.actions import get_action_type
+from workflows.actions.base import ActionError, ActionType, StopRun
+from workflows.expressions import ExpressionError, render_value
+
+logger = logging.getLogger("owlgrid.runner")
+IN_PROCESS_BACKOFF_LIMIT = 2.0  # longer retry delays park the run instead of sleeping
+LOG_FLUSH_LINES = 500
+NOT_RETRIED = {"invalid_inputs", "expression", "rejected", "outbound_refused", "cancelled"}
+
+
+@dataclass
+class StepRecord:
+    """A step's state as the journal knows it: its latest event."""
+
+    status: str
+    attempt: int
+    inputs: Any = None
+    output: Any = None
+    error: Any = None
+
+    @property
+    def state(self) -> dict[str, Any]:
+        if self.status == StepStatus.WAITING and isinstance(self.output, dict):
+            return dict(self.output.get("state") or {})
+        return {}
+
+
+@dataclass
+class Completed:
+    key: str
+    node: dict[str, Any]
+    inputs: Any
+    output: Any
+
+
+@dataclass
+class Scope:
+    """What expressions see; `steps` is shared except inside a loop iteration."""
+
+    trigger: Any
+    vars: dict[str, Any]
+    steps: dict[str, Any]
+    env: dict[str, Any]
+    run: dict[str, Any]
+    bindings: dict[str, Any] = field(default_factory=dict)
+
+    def as_context(self) -> dict[str, Any]:
+        return {
+            "trigger": self.trigger,
+            "vars": self.vars,
+            "steps": self.steps,
+            "env": self.env,
+            "run": self.run,
+            **self.bindings,
+        }
+
+    def child(self, bindings: dict[str, Any] | None, isolated: bool) -> Scope:
+        return Scope(
+            trigger=self.trigger,
+            vars=self.vars,
+            steps=dict(self.steps) if isolated else self.steps,
+            env=self.env,
+            run=self.run,
+            bindings={**self.bindings, **(bindings or {})},
+        )
+
+
+class Engine:
+    def __init__(self, run: Run, worker: str):
+        self.run = run
+        self.worker = worker
+        self.plan = run.plan
+        self.bindings: Bindings = load_bindings(run.environment)
+        self.secret_values = self.bindings.secret_values()
+        self.records: dict[str, StepRecord] = {}
+        self.completed: list[Completed] = []
+        self.pending_events: list[dict[str, Any]] = []
+        self.pending_lines: list[dict[str, Any]] = []
+        self.next_seq = run.next_log_seq
+        self.vars: dict[str, Any] = {}
+        self.response: dict[str, Any] | None = None
+        self.cancel = run.cancel_requested
+        self.write_lock = threading.RLock()
+        self.lost = threading.Event()
+        self._load_journal()
+
+    # --- journal replay ------------------------------------------------------------------
+
+    def _load_journal(self) -> None:
+        events = StepEvent.objects.filter(run=self.run).exclude(step_key="").order_by("id")
+        for event in events.values("step_key", "action_name", "status", "attempt", "inputs",
+                                   "output", "error"):
+            key = event["step_key"]
+            self.records[key] = StepRecord(
+                status=event["status"],
+                attempt=event["attempt"],
+                inputs=event["inputs"],
+                output=event["output"],
+                error=event["error"],
+            )
+            if event["status"] == StepStatus.COMPLETED:
+                node = self.plan["actions"].get(event["action_name"])
+                if node is not None:
+                    self.completed.append(
+                        Completed(key, node, event["inputs"], event["output"])
+                    )
+            elif event["status"] == StepStatus.REVERTED:
+                self.completed = [c for c in self.completed if c.key != key]
+
+    # --- entry point -----------------------------------------------------------------------
+
+    def execute(self) -> None:
+        heartbeat = threading.Thread(target=self._heartbeat, daemon=True)
+        stop_heartbeat = threading.Event()
+        self._stop_heartbeat = stop_heartbeat
+        heartbeat.start()
+        try:
+            self._execute()
+        except journal.LeaseLost:
+            logger.warning("run %s: lease lost, dropping this execution", self.run.id)
+        finally:
+            stop_heartbeat.set()
+
+    def _execute(self) -> None:
+        if not journal.take_concurrency_slot(self.run):
+            self.flush()
+            journal.park(self.run, self.worker, until=None, reason="concurrency")
+            return
+        scope = Scope(
+            trigger=self.run.trigger_input,
+            vars=self.vars,
+            steps={},
+            env=self.bindings.env,
+            run={"id": str(self.run.id), "environment": self.run.environment_id and
+                 self.run.environment.name},
+        )
+        try:
+            last = self.run_sequence(self.plan["root"], scope, prefix="")
+        except Park as park:
+            self.flush()
+            journal.park(self.run, self.worker, until=park.until, reason=park.reason)
+        except RunCancelled:
+            self.flush()
+            journal.finish(self.run, self.worker, status=RunStatus.CANCELLED,
+                           error={"type": "cancelled", "message": "cancelled", "retryable": False})
+        except StopRun as stop:
+            self._finish_stopped(stop)
+        except ActionError as error:
+            self._fail(error)
+        else:
+            self.flush()
+            journal.finish(self.run, self.worker, status=RunStatus.COMPLETED,
+                           result=self.mask({"output": last, "vars": self.vars}))
+
+    def _finish_stopped(self, stop: StopRun) -> None:
+        if stop.failed:
+            self._fail(ActionError(stop.message, kind="failed_by_workflow"))
+            return
+        self.flush()
+        journal.finish(self.run, self.worker, status=RunStatus.COMPLETED,
+                       result=self.mask({"output": stop.result, "vars": self.vars}))
+
+    def _fail(self, error: ActionError) -> None:
+        self.log("", "error", f"run failed: {error.message}")
+        self.flush()
+        self.revert_completed()
+        self.flush()
+        journal.finish(self.run, self.worker, status=RunStatus.FAILED,
+                       error=self.mask(error.as_dict()))
+
+    # --- sequences and steps -----------------------------------------------------------------
+
+    def run_sequence(self, names: list[str], scope: Scope, prefix: str) -> Any:
+        last = None
+        for name in names:
+            last = self.run_step(name, scope, prefix)
+        return last
+
+    def run_step(self, name: str, scope: Scope, prefix: str) -> Any:
+        node = self.plan["actions"][name]
+        key = prefix + name
+        record = self.records.get(key)
+        if self.cancel:
+            raise RunCancelled
+        if record is not None and record.status == StepStatus.COMPLETED:
+            return self.replay_completed(node, key, record, scope)
+        if record is not None and record.status == StepStatus.FAILED:
+            return self._journaled_failure(node, record, scope)
+        return self.execute_step(node, key, record, scope, prefix)
+
+    def replay_completed(self, node: dict, key: str, record: StepRecord, scope: Scope) -> Any:
+        """Use the stored output; re-apply the effects of this step and of its subtree."""
+        scope.steps[node["name"]] = {"output": record.output}
+        self._apply_replay(node, record.output)
+        below = descendants(self.plan, node["name"])
+        if below:
+            prefix = key[: -len(node["name"])]
+            for item in self.completed:
+                if item.node["name"] in below and item.key.startswith(prefix):
+                    self._apply_replay(item.node, item.output)
+        return record.output
+
+    def _apply_replay(self, node: dict, output: Any) -> None:
+        get_action_type(node["type"]).replay(self.vars, output)
+
+    def _journaled_failure(self, node: dict, record: StepRecord, scope: Scope) -> Any:
+        error = ActionError(**_error_kwargs(record.error))
+        if node["continue_on_error"]:
+            scope.steps[node["name"]] = {"output": None, "error": record.error}
+            return None
+        raise error
+
+    def execute_step(
+        self, node: dict, key: str, record: StepRecord | None, scope: Scope, prefix: str
+    ) -> Any:
+        action_type = get_action_type(node["type"])
+        previous = record.status if record else None
+        attempt = _attempt_for(record)
+        state = record.state if record else {}
+        inputs = record.inputs if record is not None and record.inputs is not None else None
+        if inputs is None:
+            inputs = self._render(node, scope, key)
+        while True:
+            self._event(key, node, StepStatus.RUNNING, previous, attempt, inputs=inputs)
+            previous = StepStatus.RUNNING
+            if action_type.category != "data":
+                self.flush()  # make a slow or nested step visible as running
+            try:
+                output = self._invoke(action_type, node, key, attempt, inputs, state, scope, prefix)
+            except Park:
+                self._event(key, node, StepStatus.WAITING, previous, attempt, inputs=inputs,
+                            output={"state": state})
+                raise
+            except StopRun as stop:
+                self._event(key, node, StepStatus.COMPLETED, previous, attempt, inputs=inputs,
+                            output=self.mask({"stopped": True, "result": stop.result}))
+                self.flush()
+                raise
+            except ActionError as error:
+                delay = self._retry_delay(node, attempt, error)
+                if delay is None:
+                    return self._step_failed(node, key, previous, attempt, inputs, error, scope)
+                self._event(key, node, StepStatus.RETRYING, previous, attempt, inputs=inputs,
+                            error=self.mask(error.as_dict()))
+                previous = StepStatus.RETRYING
+                self.log(key, "warning", f"attempt {attempt} failed ({error.message}); "
+                                         f"retrying in {delay:.1f}s")
+                attempt += 1
+                if delay > IN_PROCESS_BACKOFF_LIMIT:
+                    self.flush()
+                    raise Park(until=timezone.now() + timedelta(seconds=delay),
+                               reason="retry") from None
+                time.sleep(delay)
+                continue
+            masked = self.mask(output)
+            self._event(key, node, StepStatus.COMPLETED, previous, attempt, inputs=inputs,
+                        output=masked)
+            with self.write_lock:
+                self.completed.append(Completed(key, node, inputs, masked))
+            scope.steps[node["name"]] = {"output": masked}
+            self.flush()
+            return masked
+
+    def _invoke(self, action_type, node, key, attempt, inputs, state, scope, prefix) -> Any:
+        ctx = StepCtx(self, node, key, attempt, state, scope, prefix)
+        real_inputs = self.bindings.substitute(inputs)
+        parsed = action_type.parse_inputs(_without(real_inputs, action_type.raw_inputs))
+        timeout = node.get("timeout")
+        if not timeout or action_type.category == "structural":
+            return action_type.execute(ctx, parsed)
+        return _call_with_timeout(lambda: action_type.execute(ctx, parsed), timeout)
+
+    def _render(self, node: dict, scope: Scope, key: str) -> Any:
+        action_type = get_action_type(node["type"])
+        raw = {k: v for k, v in node["inputs"].items() if k not in action_type.raw_inputs}
+        try:
+            rendered = render_value(raw, scope.as_context())
+        except ExpressionError as exc:
+            raise ActionError(
+                f"action {node['name']}, field {exc}", kind="expression"
+            ) from None
+        return {**rendered, **{k: node["inputs"][k] for k in action_type.raw_inputs
+                               if k in node["inputs"]}}
+
+    def _retry_delay(self, node: dict, attempt: int, error: ActionError) -> float | None:
+        policy = node.get("retry") or {}
+        max_attempts = int(policy.get("max_attempts", 1))
+        if attempt >= max_attempts or error.kind in NOT_RETRIED:
+            return None
+        backoff = float(policy.get("backoff_seconds", 1.0)) * (2 ** (attempt - 1))
+        if policy.get("jitter", True):
+            backoff *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
+        return min(backoff, float(policy.get("max_backoff_seconds", 3600)))
+
+    def _step_failed(self, node, key, previous, attempt, inputs, error, scope) -> Any:
+        masked = self.mask(error.as_dict())
+        self._event(key, node, StepStatus.FAILED, previous, attempt, inputs=inputs, error=masked)
+        self.log(key, "error", f"{node['name']} failed: {masked['message']}")
+        self.flush()
+        if node["continue_on_error"]:
+            scope.steps[node["name"]] = {"output": None, "error": masked}
+            return None
+        raise error
+
+    # --- reverts ----------------------------------------------------------------------------
+
+    def revert_completed(self) -> None:
+        """Undo completed steps that have a revert, newest first (seed 002's apply/revert)."""
+        for item in reversed(list(self.completed)):
+            action_type = get_action_type(item.node["type"])
+            spec = item.node.get("revert")
+            if not spec and type(action_type).revert is ActionType.revert:
+                continue
+            try:
+                output = self._run_revert(item, spec)
+            except (ActionError, ExpressionError) as error:
+                self.log(item.key, "error", f"revert of {item.node['name']} failed: {error}")
+                continue
+            self._event(item.key, item.node, StepStatus.REVERTED, StepStatus.COMPLETED, 1,
+                        inputs=item.inputs, output=self.mask(output))
+            self.log(item.key, "warning", f"reverted {item.node['name']}")
+            self.flush()
+
+    def _run_revert(self, item: Completed, spec: dict | None) -> Any:
+        ctx = StepCtx(self, item.node, item.key + "#revert", 1, {}, None, "")
+        if spec:
+            revert_type = get_action_type(spec["type"])
+            context = {"output": item.output, "inputs": item.inputs, "vars": self.vars,
+                       "trigger": self.run.trigger_input, "env": self.bindings.env}
+            try:
+                rendered = render_value(spec.get("inputs", {}), context)
+            except ExpressionError as exc:
+                raise ActionError(f"revert inputs: {exc}", kind="expression") from None
+            parsed = revert_type.parse_inputs(self.bindings.substitute(rendered))
+            return revert_type.execute(ctx, parsed)
+        action_type = get_action_type(item.node["type"])
+        parsed = action_type.parse_inputs(self.bindings.substitute(item.inputs))
+        return action_type.revert(ctx, parsed, item.output)
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def _event(self, key: str, node: dict, status: str, previous: str | None, attempt: int,
+               **fields: Any) -> None:
+        with self.write_lock:
+            self.records[key] = StepRecord(status=status, attempt=attempt,
+                                           inputs=fields.get("inputs"),
+                                           output=fields.get("output"), error=fields.get("error"))
+            self.pending_events.append({
+                "step_key": key, "action_name": node["name"], "action_type": node["type"],
+                "status": status, "previous": previous, "attempt": attempt, **fields,
+            })
+
+    def log(self, key: str, level: str, message: str) -> None:
+        with self.write_lock:
+            self.pending_lines.append({"seq": self.next_seq, "step_key": key, "level": level,
+                                       "message": self.mask(message)})
+            self.next_seq += 1
+            full = len(self.pending_lines) >= LOG_FLUSH_LINES
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self.write_lock:
+            if not self.pending_events and not self.pending_lines and self.response is None:
+                return
+            events, self.pending_events = self.pending_events, []
+            lines, self.pending_lines = self.pending_lines, []
+            response, self.response = self.response, None
+            self.cancel = journal.commit(self.run, self.worker, events=events, lines=lines,
+                                         response=response) or self.cancel
+
+    def mask(self, value: Any) -> Any:
+        if not self.secret_values:
+            return value
+        from environments.secrets import mask_value
+
+        return mask_value(value, self.secret_values)
+
+    def _heartbeat(self) -> None:
+        interval = max(1.0, settings.OWLGRID_LEASE_SECONDS / 3)
+        try:
+            while not self._stop_heartbeat.wait(interval):
+                try:
+                    if journal.heartbeat(self.run, self.worker):
+                        self.cancel = True
+                except journal.LeaseLost:
+                    self.lost.set()
+                    return
+        finally:
+            connections.close_all()
+
+
+def _attempt_for(record: StepRecord | None) -> int:
+    if record is None:
+        return 1
+    if record.status == StepStatus.RETRYING:
+        return record.attempt + 1
+    return record.attempt
+
+
+def _error_kwargs(error: Any) -> dict[str, Any]:
+    error = error or {}
+    return {"message": error.get("message", "failed"), "kind": error.get("type", "error"),
+            "retryable": bool(error.get("retryable", False))}
+
+
+def _without(inputs: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return inputs if not names else {k: v for k, v in inputs.items() if k not in names}
+
+
+def _call_with_timeout(call: Any, timeout: float) -> Any:
+    """Run `call` in a helper thread; past the timeout the step fails (the thread is abandoned)."""
+
+    def guarded() -> Any:
+        try:
+            return call()
+        finally:
+            close_old_connections()
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(guarded)
+    try:
+        return future.result(timeout=timeout)
+    except FutureTimeout:
+        raise ActionError(f"timed out after {timeout:g}s", kind="timeout", retryable=True) from None
+    finally:
+        pool.shutdown(wait=False)
+
+
+def now() -> datetime:
+    return timezone.now()

@@ -1,0 +1,35 @@
+"""RQ jobs: thin functions that receive a run id and hand it to the engine."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+
+from django.db import close_old_connections
+
+from runner import journal
+from runner.engine import Engine
+
+logger = logging.getLogger("owlgrid.runner")
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def worker_identity() -> str:
+    # Recomputed after fork so that each process has its own lease identity.
+    return f"{socket.gethostname()}:{os.getpid()}:{WORKER_ID.rsplit(':', 1)[1]}"
+
+
+def execute_run(run_id: str) -> str:
+    """Claim the run and execute it; a run someone else holds (or nothing to do) is a no-op."""
+    close_old_connections()
+    try:
+        worker = worker_identity()
+        run = journal.claim(run_id, worker)
+        if run is None:
+            return "not claimed"
+        Engine(run, worker).execute()
+        return "done"
+    finally:
+        close_old_connections()

@@ -1,0 +1,364 @@
+"""The journal: the only module that writes runs, step events and log lines (taskflow's storage).
+
+Every write made on behalf of an executing run is fenced by its lease: the transaction first
+renews the lease with `UPDATE ... WHERE lease_owner = me`, and if that touches no row the worker
+lost the run (a zombie) and nothing it computed is kept. Queueing and live broadcasts happen
+only after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from runner import broadcast, queueing
+from runner.models import LogLine, Run, RunLock, RunStatus, StepEvent, StepStatus
+from runner.states import FINISHED_RUN_STATUSES, check_run_transition, check_step_transition
+
+logger = logging.getLogger("owlgrid.runner")
+RUN_KEY = ""  # the step key of run-level events
+
+
+class LeaseLost(RuntimeError):  # noqa: N818
+    """This worker no longer owns the run; whatever it was doing must be dropped."""
+
+
+def lease_delta() -> timedelta:
+    return timedelta(seconds=settings.OWLGRID_LEASE_SECONDS)
+
+
+def _run_event(run: Run, status: str, **fields: Any) -> StepEvent:
+    return StepEvent(
+        run=run,
+        step_key=RUN_KEY,
+        action_name="",
+        action_type="run",
+        status=StepStatus.NOT_STARTED if status == RunStatus.QUEUED else status,
+        **fields,
+    )
+
+
+# --- creating and queueing ------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_run(**fields: Any) -> Run:
+    """Insert a queued run and queue its job once the transaction commits."""
+    run = Run.objects.create(status=RunStatus.QUEUED, job_id=_new_job_id(), **fields)
+    _run_event(run, RunStatus.QUEUED).save()
+    queueing.enqueue_on_commit(run.id, run.job_id)
+    broadcast.run_status_on_commit(run)
+    return run
+
+
+def _new_job_id() -> str:
+    return f"run-{uuid.uuid4().hex}"
+
+
+def requeue(run_id: Any, *, at: datetime | None = None) -> None:
+    """Give the run a fresh job (after a Redis flush, a wake-up or a lost worker)."""
+    job_id = _new_job_id()
+    Run.objects.filter(id=run_id).update(job_id=job_id)
+    queueing.enqueue_on_commit(run_id, job_id, at=at)
+
+
+# --- leases -----------------------------------------------------------------------------------
+
+
+def claim(run_id: Any, worker: str) -> Run | None:
+    """Take the run's lease if it is free and the run has something to do, else None."""
+    now = timezone.now()
+    runnable = (
+        Q(status=RunStatus.QUEUED)
+        | Q(status=RunStatus.WAITING, wake_at__lte=now)
+        | Q(status=RunStatus.RUNNING, lease_expires_at__lt=now)
+    )
+    free = Q(lease_owner="") | Q(lease_expires_at__lt=now)
+    with transaction.atomic():
+        taken = (
+            Run.objects.filter(runnable & free, id=run_id)
+            .exclude(status__in=FINISHED_RUN_STATUSES)
+            .update(lease_owner=worker, lease_expires_at=now + lease_delta())
+        )
+        if not taken:
+            return None
+        run = Run.objects.select_related("workflow", "version", "environment").get(id=run_id)
+        if run.status != RunStatus.RUNNING or run.started_at is None:
+            _set_run_status(run, RunStatus.RUNNING)
+        else:
+            _run_event(run, RunStatus.RUNNING, worker=worker, output={"resumed": True}).save()
+    broadcast.run_status_on_commit(run)
+    return run
+
+
+def _fence(run: Run, worker: str) -> bool:
+    """Renew the lease inside the current transaction; returns the cancel flag."""
+    updated = Run.objects.filter(id=run.id, lease_owner=worker).update(
+        lease_expires_at=timezone.now() + lease_delta()
+    )
+    if not updated:
+        raise LeaseLost(f"worker {worker} lost the lease of run {run.id}")
+    return Run.objects.filter(id=run.id).values_list("cancel_requested", flat=True)[0]
+
+
+def heartbeat(run: Run, worker: str) -> bool:
+    with transaction.atomic():
+        return _fence(run, worker)
+
+
+# --- steps and logs ---------------------------------------------------------------------------
+
+
+def commit(
+    run: Run,
+    worker: str,
+    *,
+    events: list[dict[str, Any]],
+    lines: list[dict[str, Any]],
+    response: dict[str, Any] | None = None,
+) -> bool:
+    """Write step events and log lines atomically, fenced by the lease; returns the cancel flag.
+
+    Each event dict holds step_key, action_name, action_type, status, previous (the step's
+    status before), attempt, and optionally inputs, output and error.
+    """
+    with transaction.atomic():
+        cancel = _fence(run, worker)
+        rows = []
+        for event in events:
+            check_step_transition(event.pop("previous", None), event["status"])
+            rows.append(StepEvent(run=run, worker=worker, **event))
+        StepEvent.objects.bulk_create(rows)
+        if lines:
+            LogLine.objects.bulk_create([LogLine(run=run, **line) for line in lines])
+            Run.objects.filter(id=run.id).update(next_log_seq=lines[-1]["seq"] + 1)
+            broadcast.log_lines_on_commit(run.id, lines)
+        if response is not None:
+            Run.objects.filter(id=run.id).update(response=response)
+            broadcast.run_response_on_commit(run.id)
+    return cancel
+
+
+# --- run status -------------------------------------------------------------------------------
+
+
+def _set_run_status(run: Run, status: str, **fields: Any) -> None:
+    check_run_transition(run.status, status)
+    now = timezone.now()
+    run.status = status
+    if status == RunStatus.RUNNING and run.started_at is None:
+        run.started_at = now
+        fields["started_at"] = now
+    if status in FINISHED_RUN_STATUSES:
+        run.finished_at = now
+        fields["finished_at"] = now
+    for name, value in fields.items():
+        setattr(run, name, value)
+    Run.objects.filter(id=run.id).update(status=status, **fields)
+    _run_event(run, status, output=fields.get("result"), error=fields.get("error")).save()
+
+
+def park(run: Run, worker: str, *, until: datetime | None, reason: str) -> None:
+    """Release the worker: the run waits in the database until its deadline or a wake-up."""
+    with transaction.atomic():
+        _fence(run, worker)
+        _set_run_status(
+            run,
+            RunStatus.WAITING,
+            wake_at=until,
+            status_reason=reason[:200],
+            waiting_since=run.waiting_since or timezone.now(),
+            lease_owner="",
+            lease_expires_at=None,
+        )
+        if until is not None:
+            requeue(run.id, at=until)
+        elif already_due(run, reason):
+            wake(run.id)  # what it waits for happened while it was parking
+        broadcast.run_status_on_commit(run)
+
+
+def finish(
+    run: Run,
+    worker: str | None,
+    *,
+    status: str,
+    result: Any = None,
+    error: dict[str, Any] | None = None,
+) -> None:
+    """End the run, free its locks and wake whoever waited on it."""
+    with transaction.atomic():
+        if worker is not None:
+            _fence(run, worker)
+        _set_run_status(
+            run,
+            status,
+            result=result,
+            error=error,
+            status_reason="",
+            wake_at=None,
+            holds_slot=False,
+            lease_owner="",
+            lease_expires_at=None,
+        )
+        released = list(RunLock.objects.filter(run=run).values_list("name", flat=True))
+        RunLock.objects.filter(run=run).delete()
+        for name in released:
+            wake_first_waiter(reason=f"lock:{name}")
+        if run.workflow.concurrency_limit:
+            wake_first_waiter(reason="concurrency", workflow_id=run.workflow_id)
+        if run.parent_run_id:
+            wake(run.parent_run_id)
+        broadcast.run_status_on_commit(run)
+
+
+def already_due(run: Run, reason: str) -> bool:
+    if reason.startswith("child:"):
+        child_id = reason.split(":", 1)[1]
+        return Run.objects.filter(id=child_id, status__in=FINISHED_RUN_STATUSES).exists()
+    if reason.startswith("lock:"):
+        return not RunLock.objects.filter(name=reason.split(":", 1)[1]).exists() and not (
+            Run.objects.filter(
+                status=RunStatus.WAITING, status_reason=reason, waiting_since__lt=run.waiting_since
+            ).exclude(id=run.id).exists()
+        )
+    if reason == "concurrency":
+        limit = run.workflow.concurrency_limit or 0
+        return Run.objects.filter(workflow_id=run.workflow_id, holds_slot=True).count() < limit
+    return False
+
+
+def wake(run_id: Any) -> bool:
+    """Make a waiting run due now and queue it; False when it was not waiting."""
+    woken = Run.objects.filter(id=run_id, status=RunStatus.WAITING).update(
+        wake_at=timezone.now()
+    )
+    if woken:
+        requeue(run_id)
+    return bool(woken)
+
+
+def wake_first_waiter(*, reason: str, workflow_id: Any = None) -> None:
+    waiters = Run.objects.filter(status=RunStatus.WAITING, status_reason=reason)
+    if workflow_id is not None:
+        waiters = waiters.filter(workflow_id=workflow_id)
+    first = waiters.order_by("waiting_since", "created_at").values_list("id", flat=True).first()
+    if first is not None:
+        wake(first)
+
+
+def request_cancel(run: Run, *, user: Any = None) -> bool:
+    """Cancel a waiting or queued run at once; a running one stops at its next step boundary."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().select_related("workflow").get(id=run.id)
+        if run.is_finished:
+            return False
+        Run.objects.filter(id=run.id).update(cancel_requested=True)
+        run.cancel_requested = True
+        lease_free = not run.lease_owner or (
+            run.lease_expires_at is not None and run.lease_expires_at < timezone.now()
+        )
+        if run.status in {RunStatus.WAITING, RunStatus.QUEUED} and lease_free:
+            finish(run, None, status=RunStatus.CANCELLED, error={"type": "cancelled",
+                   "message": f"cancelled by {getattr(user, 'username', 'the system')}",
+                   "retryable": False})
+    return True
+
+
+# --- locks and concurrency limits ---------------------------------------------------------------
+
+
+def try_acquire_lock(run: Run, name: str, step_key: str) -> bool:
+    """Take a named lock unless another run holds it or has waited for it longer (FIFO)."""
+    held = RunLock.objects.filter(name=name).values_list("run_id", flat=True).first()
+    if held is not None:
+        return held == run.id
+    waiters = Run.objects.filter(status=RunStatus.WAITING, status_reason=f"lock:{name}").exclude(
+        id=run.id
+    )
+    if run.waiting_since is not None:
+        waiters = waiters.filter(waiting_since__lt=run.waiting_since)
+    if waiters.exists():
+        return False
+    try:
+        with transaction.atomic():
+            RunLock.objects.create(name=name, run=run, step_key=step_key)
+            Run.objects.filter(id=run.id).update(waiting_since=None)
+    except IntegrityError:
+        return False
+    run.waiting_since = None
+    return True
+
+
+def release_lock(run: Run, name: str) -> None:
+    with transaction.atomic():
+        if RunLock.objects.filter(name=name, run=run).delete()[0]:
+            wake_first_waiter(reason=f"lock:{name}")
+
+
+def take_concurrency_slot(run: Run) -> bool:
+    """Whether the run may start under its workflow's concurrency limit (oldest waiter first)."""
+    limit = run.workflow.concurrency_limit
+    if not limit or run.holds_slot:
+        return True
+    with transaction.atomic():
+        # Serialise starters of one workflow; on SQLite the IMMEDIATE transaction already does.
+        type(run.workflow).objects.select_for_update().filter(id=run.workflow_id).first()
+        busy = Run.objects.filter(workflow_id=run.workflow_id, holds_slot=True).count()
+        older_waiting = Run.objects.filter(
+            workflow_id=run.workflow_id,
+            status=RunStatus.WAITING,
+            status_reason="concurrency",
+            created_at__lt=run.created_at,
+        ).exists()
+        if busy >= limit or older_waiting:
+            return False
+        Run.objects.filter(id=run.id).update(holds_slot=True)
+    run.holds_slot = True
+    return True
+
+
+# --- approvals ---------------------------------------------------------------------------------
+
+
+def record_decision(run_id: Any, step_key: str, decision: dict[str, Any]) -> bool:
+    """Store an approval decision on a waiting approval step, once; then wake the run."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(id=run_id)
+        latest = (
+            StepEvent.objects.filter(run=run, step_key=step_key).order_by("-id").first()
+        )
+        if (
+            run.status != RunStatus.WAITING
+            or latest is None
+            or latest.status != StepStatus.WAITING
+            or (latest.output or {}).get("state", {}).get("decision")
+        ):
+            return False
+        state = {**(latest.output or {}).get("state", {}), "decision": decision}
+        StepEvent.objects.create(
+            run=run,
+            step_key=step_key,
+            action_name=latest.action_name,
+            action_type=latest.action_type,
+            status=StepStatus.WAITING,
+            attempt=latest.attempt,
+            inputs=latest.inputs,
+            output={"state": state},
+        )
+        wake(run.id)
+    return True
+
+
+def fail_without_lease(run: Run, error: dict[str, Any]) -> None:
+    """Fail a run that cannot start at all (its plan does not compile)."""
+    with transaction.atomic():
+        _set_run_status(run, RunStatus.FAILED, error=error, lease_owner="", lease_expires_at=None)
+        broadcast.run_status_on_commit(run)

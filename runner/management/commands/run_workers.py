@@ -1,0 +1,104 @@
+"""Start N RQ workers (with RQ's scheduler for timed wake-ups) and the sweeper."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+SWEEP_INTERVAL = 1.0
+
+
+class Command(BaseCommand):
+    help = (
+        "Start OwlGrid's execution: N RQ worker processes (SimpleWorker, with the scheduler) "
+        "and a sweeper loop that re-queues due and orphaned runs. Ctrl-C stops them all."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--count", type=int, default=None,
+                            help="worker processes (default: OWLGRID_WORKERS)")
+        parser.add_argument("--one", action="store_true",
+                            help="run a single worker in this process (used by the launcher)")
+        parser.add_argument("--no-sweeper", action="store_true",
+                            help="do not run the sweeper loop in this process")
+        parser.add_argument("--burst", action="store_true",
+                            help="with --one: exit when the queue is empty")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["one"]:
+            run_one_worker(burst=options["burst"])
+            return
+        count = options["count"] or settings.OWLGRID_WORKERS
+        children = [
+            subprocess.Popen([sys.executable, "manage.py", "run_workers", "--one"])  # noqa: S603
+            for _ in range(count)
+        ]
+        self.stdout.write(f"started {count} worker(s)")
+        stopping = False
+        failed = False
+
+        def stop(signum: int, frame: Any) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        try:
+            while not stopping:
+                if any(child.poll() is not None for child in children):
+                    self.stderr.write("a worker exited unexpectedly; stopping")
+                    failed = True
+                    break
+                if not options["no_sweeper"]:
+                    sweep_safely()
+                time.sleep(SWEEP_INTERVAL)
+        finally:
+            stop_children(children)
+        if failed:
+            sys.exit(1)
+
+
+def sweep_safely() -> None:
+    from django.db import close_old_connections
+
+    from runner.sweeper import sweep
+
+    try:
+        sweep()
+    except Exception:  # noqa: BLE001 - Redis or the database away: try again next tick
+        import logging
+
+        logging.getLogger("owlgrid.runner").warning("sweep failed", exc_info=True)
+    finally:
+        close_old_connections()
+
+
+def stop_children(children: list[subprocess.Popen]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def run_one_worker(*, burst: bool = False) -> None:
+    """SimpleWorker runs jobs in its own process: no fork per job (about 3.5× the job rate of
+    the forking Worker on our 2-core machine) and warm database connections. Isolation comes
+    from leases instead: a worker that dies loses its lease and the run resumes elsewhere."""
+    from rq.worker import SimpleWorker
+
+    from runner.queueing import get_queue
+
+    queue = get_queue()
+    worker = SimpleWorker([queue], connection=queue.connection, serializer=queue.serializer)
+    worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")

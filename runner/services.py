@@ -1,0 +1,185 @@
+"""Run control: start, cancel, retry, re-run, approve/reject. Writes go through the journal."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from environments.models import Deployment, Environment
+from environments.permissions import user_has_workflow_right
+from runner import journal
+from runner.models import Run, RunStatus, StepEvent, StepStatus
+from runner.plan import PlanError, compile_plan
+from workflows.models import Trigger, Workflow, WorkflowVersion
+
+
+def resolve_version(*, workflow: Workflow, environment: Environment | None) -> WorkflowVersion:
+    """The version live in the environment, else the latest published one."""
+    if environment is not None:
+        deployment = Deployment.objects.filter(workflow=workflow, environment=environment).first()
+        if deployment is not None:
+            return deployment.version
+        raise ValidationError(f"workflow {workflow.name} is not deployed in {environment.name}")
+    version = (
+        workflow.versions.filter(status=WorkflowVersion.Status.PUBLISHED).order_by("-number").first()
+    )
+    if version is None:
+        raise ValidationError(f"workflow {workflow.name} has no published version")
+    return version
+
+
+def run_start(
+    *,
+    workflow: Workflow,
+    trigger_type: str,
+    trigger_input: Any = None,
+    environment: Environment | None = None,
+    version: WorkflowVersion | None = None,
+    trigger: Trigger | None = None,
+    user: Any = None,
+    parent_run: Run | None = None,
+    retry_of: Run | None = None,
+    is_test: bool = False,
+    run_id: uuid.UUID | None = None,
+) -> Run:
+    """Create a run pinned to a version and queue it; an invalid plan fails the run at once."""
+    version = version or resolve_version(workflow=workflow, environment=environment)
+    fields: dict[str, Any] = {
+        "workflow": workflow,
+        "version": version,
+        "environment": environment,
+        "trigger": trigger,
+        "trigger_type": trigger_type,
+        "trigger_input": trigger_input if trigger_input is not None else {},
+        "started_by": user if getattr(user, "is_authenticated", False) else None,
+        "parent_run": parent_run,
+        "retry_of": retry_of,
+        "depth": parent_run.depth + 1 if parent_run else 0,
+        "is_test": is_test,
+    }
+    if run_id is not None:
+        fields["id"] = run_id
+    try:
+        fields["plan"] = compile_plan(version)
+    except PlanError as exc:
+        with transaction.atomic():
+            run = Run.objects.create(status=RunStatus.QUEUED, **fields)
+            journal.fail_without_lease(run, {
+                "type": "invalid_plan", "message": str(exc), "retryable": False,
+                "problems": exc.problems,
+            })
+        return run
+    return journal.create_run(**fields)
+
+
+def run_start_child(*, parent: Run, workflow_name: str, payload: Any, run_id: uuid.UUID) -> Run:
+    workflow = Workflow.objects.filter(name=workflow_name).first()
+    if workflow is None:
+        from workflows.actions.base import ActionError
+
+        raise ActionError(f"no workflow named {workflow_name!r}", kind="unknown_workflow")
+    return run_start(
+        workflow=workflow,
+        trigger_type="workflow",
+        trigger_input={"body": payload, "parent_run": str(parent.id)},
+        environment=parent.environment,
+        parent_run=parent,
+        run_id=run_id,
+        is_test=parent.is_test,
+    )
+
+
+def _require(user: Any, run: Run, right: str) -> None:
+    if user is not None and not user_has_workflow_right(user, run.workflow, right):
+        raise PermissionDenied(f"you may not {right} runs of {run.workflow.name}")
+
+
+def run_cancel(*, run: Run, user: Any = None) -> bool:
+    _require(user, run, "run")
+    return journal.request_cancel(run, user=user)
+
+
+def run_rerun(*, run: Run, user: Any = None) -> Run:
+    """Start the same version again with the same input."""
+    _require(user, run, "run")
+    return run_start(
+        workflow=run.workflow,
+        trigger_type=run.trigger_type,
+        trigger_input=run.trigger_input,
+        environment=run.environment,
+        version=run.version,
+        user=user,
+        is_test=run.is_test,
+    )
+
+
+@transaction.atomic
+def run_retry(*, run: Run, user: Any = None, latest_version: bool = False) -> Run:
+    """A new run that reuses the completed steps of a failed run and resumes at the failure."""
+    _require(user, run, "run")
+    if run.status not in {RunStatus.FAILED, RunStatus.CANCELLED}:
+        raise ValidationError("only a failed or cancelled run can be retried")
+    version = run.version
+    if latest_version:
+        version = resolve_version(workflow=run.workflow, environment=run.environment)
+    new_run = run_start(
+        workflow=run.workflow,
+        trigger_type=run.trigger_type,
+        trigger_input=run.trigger_input,
+        environment=run.environment,
+        version=version,
+        user=user,
+        retry_of=run,
+        is_test=run.is_test,
+    )
+    _copy_completed_steps(source=run, target=new_run)
+    return new_run
+
+
+def _copy_completed_steps(*, source: Run, target: Run) -> None:
+    names = set((target.plan or {}).get("actions", {}))
+    latest: dict[str, StepEvent] = {}
+    for event in StepEvent.objects.filter(run=source).exclude(step_key="").order_by("id"):
+        latest[event.step_key] = event
+    StepEvent.objects.bulk_create(
+        StepEvent(
+            run=target,
+            step_key=event.step_key,
+            action_name=event.action_name,
+            action_type=event.action_type,
+            status=StepStatus.COMPLETED,
+            attempt=event.attempt,
+            inputs=event.inputs,
+            output=event.output,
+            worker="copied",
+        )
+        for event in latest.values()
+        if event.status == StepStatus.COMPLETED and event.action_name in names
+        and _is_leaf(target.plan, event.action_name)
+    )
+
+
+def _is_leaf(plan: dict, name: str) -> bool:
+    # Structural steps run again so they reach the step that failed inside them.
+    return not plan["actions"][name]["children"]
+
+
+def run_decide(
+    *, run: Run, step_key: str, user: Any, approve: bool, comment: str = ""
+) -> bool:
+    """Approve or reject a waiting approval step; only members of its group may. Acts once."""
+    latest = StepEvent.objects.filter(run=run, step_key=step_key).order_by("-id").first()
+    if latest is None or latest.action_type != "approval":
+        raise ValidationError(f"no approval step {step_key!r} in this run")
+    group = (latest.inputs or {}).get("group")
+    if not user.is_authenticated or not user.security_groups.filter(name=group).exists():
+        raise PermissionDenied(f"only members of {group} may decide this approval")
+    decision = {
+        "decision": "approve" if approve else "reject",
+        "by": user.get_username(),
+        "comment": comment,
+    }
+    return journal.record_decision(run.id, step_key, decision)

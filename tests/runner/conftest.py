@@ -1,0 +1,105 @@
+"""Real execution for runner tests: the test database, a real Redis and real worker processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def test_database_url() -> str:
+    from django.db import connection
+
+    config = connection.settings_dict
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{config['NAME']}"
+    user = config.get("USER") or "postgres"
+    password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
+    host = config.get("HOST") or "127.0.0.1"
+    port = config.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{config['NAME']}"
+
+
+@pytest.fixture
+def redis_conn():
+    import django_rq
+
+    conn = django_rq.get_connection("default")
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+
+
+class WorkerPool:
+    """Worker processes started by a test and killed (for real) when it asks or ends."""
+
+    def __init__(self) -> None:
+        self.processes: list[subprocess.Popen] = []
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            DATABASE_URL=test_database_url(),
+            REDIS_URL=os.environ["REDIS_URL"],
+            PYTHONUNBUFFERED="1",
+            **extra,
+        )
+        return env
+
+    def start(self, count: int = 1, *, sweeper: bool = True, **extra: str) -> subprocess.Popen:
+        command = [sys.executable, "manage.py", "run_workers", "--count", str(count)]
+        if not sweeper:
+            command.append("--no-sweeper")
+        process = subprocess.Popen(  # noqa: S603
+            command, cwd=BASE_DIR, env=self.env(**extra), start_new_session=True
+        )
+        self.processes.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        process.wait(timeout=20)
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    continue
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@pytest.fixture
+def workers(transactional_db, redis_conn):
+    pool = WorkerPool()
+    yield pool
+    pool.stop_all()
+
+
+def wait_for_run(run_id, statuses=("completed", "failed", "cancelled"), timeout: float = 30):
+    """Poll the database until the run reaches one of `statuses`; returns the run."""
+    from runner.models import Run
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = Run.objects.get(id=run_id)
+        if run.status in statuses:
+            return run
+        time.sleep(0.05)
+    run = Run.objects.get(id=run_id)
+    raise AssertionError(f"run {run_id} is {run.status} ({run.status_reason}) after {timeout}s")
