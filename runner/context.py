@@ -12,19 +12,10 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from runner import journal
-from workflows.actions.base import ActionError, ConnectionInfo, SlotResult, StopRun
+from workflows.actions.base import ActionError, ConnectionInfo, Park, SlotResult, StopRun
 
 if TYPE_CHECKING:
     from runner.engine import Engine, Scope
-
-
-class Park(Exception):  # noqa: N818 - a control signal
-    """Suspend the run until `until` (or until woken); the worker is released."""
-
-    def __init__(self, *, until: datetime | None, reason: str):
-        super().__init__(reason)
-        self.until = until
-        self.reason = reason
 
 
 class RunCancelled(Exception):  # noqa: N818

@@ -230,8 +230,7 @@ def already_due(run: Run, reason: str) -> bool:
             ).exclude(id=run.id).exists()
         )
     if reason == "concurrency":
-        limit = run.workflow.concurrency_limit or 0
-        return Run.objects.filter(workflow_id=run.workflow_id, holds_slot=True).count() < limit
+        return not concurrency_blocked(run)
     return False
 
 
@@ -249,7 +248,8 @@ def wake_first_waiter(*, reason: str, workflow_id: Any = None) -> None:
     waiters = Run.objects.filter(status=RunStatus.WAITING, status_reason=reason)
     if workflow_id is not None:
         waiters = waiters.filter(workflow_id=workflow_id)
-    first = waiters.order_by("waiting_since", "created_at").values_list("id", flat=True).first()
+    order = ("created_at",) if reason == "concurrency" else ("waiting_since", "created_at")
+    first = waiters.order_by(*order).values_list("id", flat=True).first()
     if first is not None:
         wake(first)
 
@@ -304,25 +304,31 @@ def release_lock(run: Run, name: str) -> None:
 
 
 def take_concurrency_slot(run: Run) -> bool:
-    """Whether the run may start under its workflow's concurrency limit (oldest waiter first)."""
-    limit = run.workflow.concurrency_limit
-    if not limit or run.holds_slot:
+    """Whether the run may start under its workflow's concurrency limit, oldest run first."""
+    if not run.workflow.concurrency_limit or run.holds_slot:
         return True
     with transaction.atomic():
         # Serialise starters of one workflow; on SQLite the IMMEDIATE transaction already does.
         type(run.workflow).objects.select_for_update().filter(id=run.workflow_id).first()
-        busy = Run.objects.filter(workflow_id=run.workflow_id, holds_slot=True).count()
-        older_waiting = Run.objects.filter(
-            workflow_id=run.workflow_id,
-            status=RunStatus.WAITING,
-            status_reason="concurrency",
-            created_at__lt=run.created_at,
-        ).exists()
-        if busy >= limit or older_waiting:
+        if concurrency_blocked(run):
             return False
         Run.objects.filter(id=run.id).update(holds_slot=True)
     run.holds_slot = True
     return True
+
+
+def concurrency_blocked(run: Run) -> bool:
+    """Every slot is taken, or an older run of the workflow has not had its turn yet."""
+    same_workflow = Run.objects.filter(workflow_id=run.workflow_id)
+    if same_workflow.filter(holds_slot=True).count() >= run.workflow.concurrency_limit:
+        return True
+    older_pending = same_workflow.filter(
+        Q(status__in=[RunStatus.QUEUED, RunStatus.RUNNING])
+        | Q(status=RunStatus.WAITING, status_reason="concurrency"),
+        holds_slot=False,
+        created_at__lt=run.created_at,
+    ).exclude(id=run.id)
+    return older_pending.exists()
 
 
 # --- approvals ---------------------------------------------------------------------------------

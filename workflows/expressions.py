@@ -68,6 +68,12 @@ def _safe_range(*args: int) -> range:
 class OwlGridSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "-", "//", "/", "%"})
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # JSON data first: `trigger.body.items` is the "items" key, not the dict method.
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         handlers = {
             "**": _safe_pow,

@@ -55,6 +55,15 @@ class StopRun(Exception):  # noqa: N818 - a control signal, not an error
         self.message = message
 
 
+class Park(Exception):  # noqa: N818 - a control signal
+    """Suspend the run until `until` (or until woken); the worker is released."""
+
+    def __init__(self, *, until: datetime | None, reason: str):
+        super().__init__(reason)
+        self.until = until
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class ConnectionInfo:
     """A connection as bound in the run's environment; `secrets` never reach logs or outputs."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
-from workflows.actions.base import ActionInputs, ActionType, StepContext
+from workflows.actions.base import ActionInputs, ActionType, Park, StepContext
 
 
 class Inputs(ActionInputs):
@@ -31,8 +31,12 @@ class LockAction(ActionType):
             ctx.park(until=None, reason=f"lock:{inputs.name}")
         try:
             ctx.run_slot("body")
-        finally:
+        except Park:
+            raise  # the run waits inside the lock and keeps it
+        except BaseException:
             ctx.release_lock(inputs.name)
+            raise
+        ctx.release_lock(inputs.name)
         return {"lock": inputs.name}
 
     def summary(self, inputs: dict[str, Any]) -> str:
