@@ -165,7 +165,7 @@ class Deployment(models.Model):
         Environment, on_delete=models.PROTECT, related_name="deployments"
     )
     version = models.ForeignKey(
-        "workflows.WorkflowVersion", on_delete=models.PROTECT, related_name="deployments"
+        "workflows.WorkflowVersion", on_delete=models.RESTRICT, related_name="deployments"
     )
     deployed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -201,13 +201,13 @@ class PromotionRecord(models.Model):
     )
     target = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="promotions")
     version = models.ForeignKey(
-        "workflows.WorkflowVersion", on_delete=models.PROTECT, related_name="+"
+        "workflows.WorkflowVersion", on_delete=models.RESTRICT, related_name="+"
     )
     previous_version = models.ForeignKey(
         "workflows.WorkflowVersion",
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
+        on_delete=models.RESTRICT,
         related_name="+",
     )
     user = models.ForeignKey(

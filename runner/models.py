@@ -45,7 +45,7 @@ class Run(models.Model):
         "workflows.Workflow", on_delete=models.CASCADE, related_name="runs"
     )
     version = models.ForeignKey(
-        "workflows.WorkflowVersion", on_delete=models.PROTECT, related_name="runs"
+        "workflows.WorkflowVersion", on_delete=models.RESTRICT, related_name="runs"
     )
     environment = models.ForeignKey(
         "environments.Environment",

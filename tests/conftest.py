@@ -1,17 +1,14 @@
 """Shared cast for the whole suite: environments, a security group, users.
 
-Tests use their own Redis database (15 by default) so that flushing it never touches a
-developer's running OwlGrid; set OWLGRID_TEST_REDIS_URL to point elsewhere.
+`make test` points REDIS_URL at a Redis database of its own (15 by default) so that tests
+which flush it never touch a developer's running OwlGrid.
 """
 
 from __future__ import annotations
 
 import os
 
-os.environ["REDIS_URL"] = os.environ.get("OWLGRID_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-os.environ.setdefault("OWLGRID_LEASE_SECONDS", "4")
-
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture
@@ -52,3 +49,16 @@ def member(db, django_user_model, ops_group):
 def outsider(db, django_user_model):
     """A user in no security group: sees and may do nothing."""
     return django_user_model.objects.create_user("outsider", password="outsider-pass-123")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """One test database per pytest process, so that parallel sessions never collide."""
+    from django.conf import settings
+
+    config = settings.DATABASES["default"]
+    test = config.setdefault("TEST", {})
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        test["NAME"] = str(settings.VAR_DIR / f"test-{os.getpid()}.sqlite3")
+    else:
+        test["NAME"] = f"test_{config['NAME']}_{os.getpid()}"

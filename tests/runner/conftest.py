@@ -45,10 +45,13 @@ class WorkerPool:
         self.processes: list[subprocess.Popen] = []
 
     def env(self, **extra: str) -> dict[str, str]:
+        from django.conf import settings
+
         env = dict(os.environ)
         env.update(
             DATABASE_URL=test_database_url(),
-            REDIS_URL=os.environ["REDIS_URL"],
+            REDIS_URL=settings.REDIS_URL,
+            OWLGRID_LEASE_SECONDS="4",
             PYTHONUNBUFFERED="1",
             **extra,
         )
