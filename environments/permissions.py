@@ -6,7 +6,7 @@ group is one of the workflow's perimeters; administrators' groups and superusers
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.db.models import Q, QuerySet
 
@@ -60,3 +60,31 @@ def user_may_deploy_to(user: AbstractBaseUser, environment: Environment) -> bool
     if is_administrator(user):
         return True
     return user.security_groups.filter(deploy_environments=environment).exists()
+
+
+def group_has_workflow_right(
+    group: SecurityGroup, workflow: Workflow, right: WorkflowRight
+) -> bool:
+    """The rights of an API token are those of its group, within the group's perimeter."""
+    if group.is_admin:
+        return True
+    if not getattr(group, RIGHT_FIELDS[right]):
+        return False
+    return workflow.perimeters.filter(id=group.id).exists()
+
+
+def principal_has_workflow_right(principal: Any, workflow: Workflow, right: WorkflowRight) -> bool:
+    """A principal is a user (browser session) or a security group (API token)."""
+    if isinstance(principal, SecurityGroup):
+        return group_has_workflow_right(principal, workflow, right)
+    return user_has_workflow_right(principal, workflow, right)
+
+
+def workflows_visible_to_principal(principal: Any, queryset: QuerySet) -> QuerySet:
+    if isinstance(principal, SecurityGroup):
+        if principal.is_admin:
+            return queryset
+        if not principal.can_view:
+            return queryset.none()
+        return queryset.filter(perimeters=principal).distinct()
+    return workflows_visible_to(principal, queryset)

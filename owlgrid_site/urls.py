@@ -3,11 +3,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from owlgrid_site.api import api
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="workflows:list", permanent=False)),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/", api.urls),
     path("workflows/", include("workflows.urls")),
     path("environments/", include("environments.urls")),
     path("runs/", include("runner.urls")),

@@ -1,0 +1,132 @@
+"""The JSON API: one NinjaAPI, routers owned by each app, one error format for every 4xx.
+
+Callers authenticate with a security group's API token (`Authorization: Bearer og_...`) or
+with the browser session (CSRF checked). Every error body is
+`{"error": {"code": ..., "message": ..., "fields": [{"path": ..., "message": ...}]}}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import APIKeyHeader, SessionAuth
+
+
+class BearerToken(APIKeyHeader):
+    """`Authorization: Bearer <token>`; the principal is the token's security group."""
+
+    param_name = "Authorization"
+    openapi_scheme = "bearer"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        from environments.models import ApiToken
+
+        if not key or not key.startswith("Bearer "):
+            return None
+        digest = hashlib.sha256(key[7:].strip().encode()).hexdigest()
+        token = (
+            ApiToken.objects.select_related("group")
+            .filter(token_hash=digest, revoked_at__isnull=True)
+            .first()
+        )
+        if token is None:
+            return None
+        ApiToken.objects.filter(id=token.id).update(last_used_at=timezone.now())
+        request.api_token = token  # type: ignore[attr-defined]
+        return token.group
+
+
+class BrowserSession(SessionAuth):
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = super().authenticate(request, key)
+        return user if user is not None and user.is_active else None
+
+
+api = NinjaAPI(
+    title="OwlGrid API",
+    version="1",
+    description="Workflows, versions, deployments, runs and logs. See docs/api.md.",
+    auth=[BearerToken(), BrowserSession()],
+    urls_namespace="api",
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+
+
+def error_body(code: str, message: str, fields: list[dict[str, str]] | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields or []}}
+
+
+def _respond(request: HttpRequest, status: int, body: dict) -> HttpResponse:
+    return api.create_response(request, body, status=status)
+
+
+@api.exception_handler(NinjaValidationError)
+def on_invalid_request(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    fields = [
+        {
+            "path": ".".join(str(p) for p in error.get("loc", [])[1:]) or "body",
+            "message": error.get("msg", "invalid"),
+        }
+        for error in exc.errors
+    ]
+    return _respond(request, 422, error_body("invalid_request", "The request is invalid.", fields))
+
+
+@api.exception_handler(DjangoValidationError)
+def on_invalid_data(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+    if hasattr(exc, "error_dict"):
+        fields = [
+            {"path": name, "message": " ".join(m for e in errors for m in e.messages)}
+            for name, errors in exc.error_dict.items()
+        ]
+        return _respond(request, 400, error_body("invalid", "Some fields are invalid.", fields))
+    return _respond(request, 400, error_body("invalid", " ".join(exc.messages)))
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = _respond(
+        request, 401, error_body("unauthenticated", "Give a valid API token or log in.")
+    )
+    response["WWW-Authenticate"] = 'Bearer realm="owlgrid"'
+    return response
+
+
+@api.exception_handler(PermissionDenied)
+def on_forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return _respond(request, 403, error_body("forbidden", str(exc) or "Not allowed."))
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _respond(request, 404, error_body("not_found", str(exc) or "Not found."))
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return _respond(request, exc.status_code, error_body("error", str(exc)))
+
+
+def principal_user(request: HttpRequest) -> Any:
+    """The acting user for services, or None for an API token (its group was checked)."""
+    from environments.models import SecurityGroup
+
+    return None if isinstance(request.auth, SecurityGroup) else request.auth
+
+
+def register_routers() -> None:
+    from runner.api import router as runs_router
+
+    api.add_router("/", runs_router)
+
+
+register_routers()
