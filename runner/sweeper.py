@@ -30,25 +30,29 @@ def sweep() -> int:
         | Run.objects.filter(status=RunStatus.RUNNING, lease_expires_at__lt=now)
     )
     requeued = 0
-    for run_id, job_id in candidates.values_list("id", "job_id")[:BATCH]:
-        if not _job_alive(job_id):
+    for run_id, job_id, status in candidates.values_list("id", "job_id", "status")[:BATCH]:
+        # An expired lease means its worker died: a "started" job is then a corpse.
+        alive = WAITING_JOB if status == RunStatus.RUNNING else LIVE_JOB
+        if _job_status(job_id) not in alive:
             journal.requeue(run_id)
             requeued += 1
     requeued += _wake_satisfied_waiters()
     return requeued
 
 
-def _job_alive(job_id: str) -> bool:
+WAITING_JOB = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+LIVE_JOB = WAITING_JOB | {JobStatus.STARTED}
+
+
+def _job_status(job_id: str) -> JobStatus | None:
     if not job_id:
-        return False
+        return None
+    queue = queueing.get_queue()
     try:
-        job = Job.fetch(job_id, connection=queueing.get_queue().connection,
-                        serializer=queueing.get_queue().serializer)
+        job = Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer)
     except NoSuchJobError:
-        return False
-    return job.get_status(refresh=False) in {
-        JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED
-    }
+        return None
+    return job.get_status(refresh=False)
 
 
 def _wake_satisfied_waiters() -> int:

@@ -1,0 +1,53 @@
+"""A worker killed with SIGKILL mid-step: the run resumes on another worker, never repeating a
+completed step, and never stays `running`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from runner import services
+from runner.models import LogLine, Run, StepEvent
+from tests.runner.builders import publish_workflow
+from tests.runner.conftest import wait_for_run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_until(predicate, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def test_sigkill_mid_step_resumes_elsewhere_without_repeating_completed_steps(workers):
+    workflow, _ = publish_workflow("survivor", [
+        {"name": "before", "type": "set_variable", "inputs": {"name": "n", "value": 1}},
+        {"name": "busy", "type": "log", "inputs": {"message": "tick", "repeat": 60000}},
+        {"name": "after", "type": "log", "inputs": {"message": "after"}},
+    ])
+    first = workers.start(1, sweeper=False)
+    run = services.run_start(workflow=workflow, trigger_type="manual", trigger_input={})
+    wait_until(lambda: LogLine.objects.filter(run_id=run.id).exists())
+    owner = Run.objects.get(id=run.id).lease_owner
+    workers.kill(first, signal.SIGKILL)  # the whole worker process group, no cleanup
+    assert Run.objects.get(id=run.id).status == "running"
+    workers.start(1)  # a fresh worker and the sweeper, which re-queues the orphaned run
+    run = wait_for_run(run.id, timeout=60)
+    assert run.status == "completed", run.error
+    before = StepEvent.objects.filter(run=run, step_key="before")
+    assert list(before.values_list("status", flat=True)) == ["running", "completed"]
+    busy_workers = set(
+        StepEvent.objects.filter(run=run, step_key="busy").values_list("worker", flat=True)
+    )
+    assert owner in busy_workers and len(busy_workers) == 2
+    assert LogLine.objects.filter(run=run, message="after").count() == 1
+    seqs = list(LogLine.objects.filter(run=run).values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))  # numbered without gaps across the crash
+    assert str(os.getpid()) not in owner
