@@ -138,7 +138,7 @@ class _DraftOnlyChild(models.Model):
 
 
 class Trigger(_DraftOnlyChild):
-    """How the world starts a version: an HTTP call, a date or cron, by hand, a workflow, a record."""
+    """How the world starts a version: HTTP call, date or cron, by hand, workflow, record."""
 
     class Type(models.TextChoices):
         HTTP = "http", "HTTP call"

@@ -9,12 +9,15 @@ from workflows.actions import (
     approval,
     control,
     for_each,
+    http_request,
     if_,
     lock,
     log,
     parallel,
+    respond,
     set_variable,
     switch,
+    trigger_workflow,
     try_,
     wait,
 )
@@ -35,6 +38,9 @@ REGISTRY: dict[str, ActionType] = {
         approval.ApprovalAction(),
         control.StopAction(),
         control.FailAction(),
+        http_request.HttpRequestAction(),
+        trigger_workflow.TriggerWorkflowAction(),
+        respond.RespondAction(),
     )
 }
 

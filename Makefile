@@ -1,0 +1,35 @@
+# OwlGrid: `make run` sets everything up and starts it; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TEST_REDIS_URL ?= $(or $(OWLGRID_TEST_REDIS_URL),redis://127.0.0.1:6379/15)
+
+.PHONY: run test lint bench migrate venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: venv
+	$(PY) manage.py serve
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+# Tests use a Redis database of their own (flushing it never touches a running OwlGrid).
+test: venv lint
+	REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest
+
+bench: venv
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,123 @@
+"""`http_request`: call an HTTP API (directly or through a connection), SSRF-guarded."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import httpx
+from pydantic import Field, model_validator
+
+from workflows import outbound
+from workflows.actions.base import ActionError, ActionInputs, ActionType, StepContext
+
+MAX_BODY_CHARS = 1_000_000
+
+
+class Inputs(ActionInputs):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
+    url: str = Field(min_length=1, max_length=8000)
+    connection: str | None = None
+    query: dict[str, Any] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+    form: dict[str, Any] | None = None
+    body: str | None = None
+    timeout: float = Field(default=30, gt=0, le=300)
+    expected_status: list[int | str] = Field(default_factory=lambda: ["2xx"])
+    follow_redirects: bool = True
+
+    @model_validator(mode="after")
+    def one_body(self) -> Inputs:
+        given = [n for n in ("json_body", "form", "body") if getattr(self, n) is not None]
+        if len(given) > 1:
+            raise ValueError("give only one of `json`, `form` or `body`")
+        if self.connection is None and not self.url.lower().startswith(("http://", "https://")):
+            raise ValueError("url must be absolute (http:// or https://) without a connection")
+        for item in self.expected_status:
+            if isinstance(item, str) and not (len(item) == 3 and item[0] in "12345"
+                                              and item[1:] == "xx"):
+                raise ValueError(f"expected_status item {item!r}: use a code or e.g. '2xx'")
+        return self
+
+
+def status_expected(status: int, expected: list[int | str]) -> bool:
+    return any(status == item if isinstance(item, int) else str(status)[0] == item[0]
+               for item in expected)
+
+
+def connection_request(ctx: StepContext, inputs: Inputs, headers: dict[str, str]) -> str:
+    """Join the path to the connection's base URL and apply its authentication."""
+    info = ctx.connection(inputs.connection or "", "http")
+    base = str(info.config.get("base_url", "")).rstrip("/")
+    url = inputs.url if inputs.url.startswith(("http://", "https://")) else (
+        f"{base}/{inputs.url.lstrip('/')}"
+    )
+    auth = info.config.get("auth_type", "none")
+    if auth == "bearer":
+        headers["Authorization"] = f"Bearer {info.secrets.get('token', '')}"
+    elif auth == "basic":
+        raw = f"{info.config.get('username', '')}:{info.secrets.get('password', '')}"
+        import base64
+
+        headers["Authorization"] = "Basic " + base64.b64encode(raw.encode()).decode()
+    elif auth == "header":
+        headers[str(info.config.get("header_name", "X-API-Key"))] = info.secrets.get(
+            "header_value", ""
+        )
+    return url
+
+
+def parse_body(response: httpx.Response) -> tuple[Any, bool]:
+    text = response.text
+    truncated = len(text) > MAX_BODY_CHARS
+    if "json" in response.headers.get("content-type", "") and not truncated:
+        try:
+            return json.loads(text), False
+        except ValueError:
+            pass
+    return text[:MAX_BODY_CHARS], truncated
+
+
+class HttpRequestAction(ActionType):
+    name = "http_request"
+    label = "HTTP request"
+    icon = "🌐"
+    category = "resource"
+    description = "Call an HTTP API; the response status, headers and body become the output."
+    Inputs = Inputs
+
+    def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
+        headers = {**inputs.headers, "Idempotency-Key": ctx.idempotency_key}
+        url = connection_request(ctx, inputs, headers) if inputs.connection else inputs.url
+        content: dict[str, Any] = {}
+        if inputs.json_body is not None:
+            content["json"] = inputs.json_body
+        elif inputs.form is not None:
+            content["data"] = {k: str(v) for k, v in inputs.form.items()}
+        elif inputs.body is not None:
+            content["content"] = inputs.body.encode()
+        try:
+            response = outbound.send(
+                inputs.method, url, timeout=inputs.timeout,
+                follow_redirects=inputs.follow_redirects, headers=headers,
+                params={k: str(v) for k, v in inputs.query.items()}, **content,
+            )
+        except outbound.OutboundRefused as exc:
+            raise ActionError(f"outbound request refused: {exc}", kind="outbound_refused") from None
+        except httpx.HTTPError as exc:
+            raise ActionError(f"{type(exc).__name__}: {exc}", kind="http_error",
+                              retryable=True) from None
+        body, truncated = parse_body(response)
+        output = {"status": response.status_code,
+                  "headers": {k.lower(): v for k, v in response.headers.items()},
+                  "body": body, "truncated": truncated}
+        if not status_expected(response.status_code, inputs.expected_status):
+            retryable = response.status_code >= 500 or response.status_code == 429
+            raise ActionError(f"unexpected status {response.status_code} from {inputs.method} "
+                              f"{url}", kind="http_status", retryable=retryable,
+                              status=response.status_code, body=str(body)[:2000])
+        return output
+
+    def summary(self, inputs: dict[str, Any]) -> str:
+        return f"{inputs.get('method', 'GET')} {inputs.get('url', '')}"

@@ -1,0 +1,244 @@
+"""Validation of workflow documents: every problem, each with its JSON path, before any write.
+
+Order matters for hostile input: the size is checked before parsing, the nesting depth is
+measured on the raw text (iteratively) before `json.loads` can recurse, and the JSON Schema runs
+before the semantic checks that walk the tree.
+"""
+
+from __future__ import annotations
+
+import json
+import zoneinfo
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from jsonschema import Draft202012Validator
+
+from workflows.actions import REGISTRY, get_action_type
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "workflow.schema.json"
+MAX_JSON_DEPTH = 200
+MAX_ACTION_DEPTH = 32
+HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+Problem = tuple[str, str]
+
+
+class ImportErrors(ValueError):  # noqa: N818 - a list of problems, named for what it holds
+    """Everything wrong with a document, as (json path, message) pairs."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(f"{path}: {message}" for path, message in problems))
+
+
+@cache
+def schema_validator() -> Draft202012Validator:
+    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+
+
+def json_path(parts: Any) -> str:
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "$"
+
+
+def parse_document(document: bytes | str | dict) -> dict:
+    """Bytes or text to a dict, refusing oversized, over-nested or malformed input."""
+    if isinstance(document, dict):
+        return document
+    raw = document.encode() if isinstance(document, str) else document
+    limit = settings.OWLGRID_MAX_IMPORT_BYTES
+    if len(raw) > limit:
+        raise ImportErrors([("$", f"the document is {len(raw) / 1e6:.1f} MB; "
+                                  f"the limit is {limit / 1e6:.1f} MB")])
+    text = raw.decode("utf-8", errors="replace")
+    depth = nesting_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise ImportErrors([("$", f"nesting deeper than {MAX_JSON_DEPTH} levels ({depth})")])
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportErrors([("$", f"invalid JSON: {exc.msg} at line {exc.lineno}, "
+                                  f"column {exc.colno}")]) from None
+    if not isinstance(parsed, dict):
+        raise ImportErrors([("$", "the document must be a JSON object")])
+    return parsed
+
+
+def nesting_depth(text: str) -> int:
+    """Deepest bracket nesting outside strings, measured without recursion."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def check_document(document: dict) -> list[Problem]:
+    problems = [
+        (json_path(error.absolute_path), error.message)
+        for error in sorted(schema_validator().iter_errors(document), key=lambda e: list(
+            map(str, e.absolute_path)))
+    ]
+    if problems:
+        return problems
+    names: dict[str, str] = {}
+    for index, action in enumerate(document.get("actions", [])):
+        problems += check_action(action, f"actions[{index}]", names, depth=1)
+    for index, trigger in enumerate(document.get("triggers", [])):
+        problems += check_trigger(trigger, f"triggers[{index}]")
+    trigger_names = [t["name"] for t in document.get("triggers", [])]
+    for index, name in enumerate(trigger_names):
+        if trigger_names.index(name) != index:
+            problems.append((f"triggers[{index}].name", f"duplicate trigger name {name!r}"))
+    return problems
+
+
+def check_action(action: dict, path: str, names: dict[str, str], depth: int) -> list[Problem]:
+    if depth > MAX_ACTION_DEPTH:
+        return [(path, f"actions nested deeper than {MAX_ACTION_DEPTH} levels")]
+    problems: list[Problem] = []
+    name = action["name"]
+    if name in names:
+        problems.append((f"{path}.name", f"duplicate action name {name!r} "
+                                         f"(first used at {names[name]})"))
+    names.setdefault(name, path)
+    if action["type"] not in REGISTRY:
+        known = ", ".join(sorted(REGISTRY))
+        return problems + [(f"{path}.type",
+                            f"unknown action type {action['type']!r}; known types: {known}")]
+    action_type = get_action_type(action["type"])
+    problems += [
+        (f"{path}.inputs.{sub}" if sub else f"{path}.inputs", message)
+        for sub, message in action_type.validate_definition(action.get("inputs", {}))
+    ]
+    problems += check_revert(action.get("revert"), f"{path}.revert")
+    for slot, children in (action.get("children") or {}).items():
+        if not action_type.allows_slot(slot):
+            allowed = ", ".join(action_type.slots) or "none"
+            problems.append((f"{path}.children.{slot}",
+                             f"{action['type']} has no slot {slot!r} (slots: {allowed})"))
+        for index, child in enumerate(children):
+            problems += check_action(child, f"{path}.children.{slot}[{index}]", names, depth + 1)
+    return problems
+
+
+def check_revert(revert: dict | None, path: str) -> list[Problem]:
+    if not revert:
+        return []
+    if revert["type"] not in REGISTRY:
+        return [(f"{path}.type", f"unknown action type {revert['type']!r}")]
+    return [
+        (f"{path}.inputs.{sub}" if sub else f"{path}.inputs", message)
+        for sub, message in get_action_type(revert["type"]).validate_definition(
+            revert.get("inputs", {})
+        )
+    ]
+
+
+def check_trigger(trigger: dict, path: str) -> list[Problem]:
+    problems = check_access(trigger.get("access") or {"mode": "public"}, f"{path}.access")
+    settings_ = trigger.get("settings") or {}
+    checker = TRIGGER_CHECKS.get(trigger["type"])
+    if checker:
+        problems += [(f"{path}.settings.{field}", message)
+                     for field, message in checker(settings_)]
+    return problems
+
+
+def check_access(access: dict, path: str) -> list[Problem]:
+    from environments.models import SecurityGroup
+
+    mode = access["mode"]
+    if mode == "group":
+        group = access.get("group")
+        if not group:
+            return [(f"{path}.group", "name the security group whose tokens may call")]
+        if not SecurityGroup.objects.filter(name=group).exists():
+            return [(f"{path}.group", f"no security group named {group!r}")]
+    if mode == "hmac" and not access.get("secret_variable"):
+        return [(f"{path}.secret_variable",
+                 "name the environment variable that holds the signing secret")]
+    return []
+
+
+def check_http_settings(values: dict) -> list[Problem]:
+    problems: list[Problem] = []
+    methods = values.get("methods", ["POST"])
+    if not isinstance(methods, list) or not methods or not set(methods) <= HTTP_METHODS:
+        problems.append(("methods", f"use a list of {sorted(HTTP_METHODS)}"))
+    if values.get("mode", "async") not in {"sync", "async"}:
+        problems.append(("mode", "use 'sync' or 'async'"))
+    timeout = values.get("timeout", 10)
+    if not isinstance(timeout, int | float) or not 0 < timeout <= 60:
+        problems.append(("timeout", "use a number of seconds between 0 and 60"))
+    schema = values.get("json_schema")
+    if schema is not None:
+        try:
+            Draft202012Validator.check_schema(schema)
+        except Exception as exc:  # noqa: BLE001 - jsonschema's SchemaError and friends
+            problems.append(("json_schema", f"not a valid JSON Schema: {str(exc)[:200]}"))
+    for field in ("max_body_bytes", "rate_limit_per_minute"):
+        value = values.get(field)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            problems.append((field, "use a positive integer"))
+    return problems
+
+
+def check_schedule_settings(values: dict) -> list[Problem]:
+    from croniter import croniter
+
+    cron, at = values.get("cron"), values.get("at")
+    if bool(cron) == bool(at):
+        return [("cron", "give either a cron expression or a date (`at`)")]
+    problems: list[Problem] = []
+    if cron and not (isinstance(cron, str) and croniter.is_valid(cron)):
+        problems.append(("cron", f"invalid cron expression {cron!r}"))
+    if at:
+        try:
+            when = datetime.fromisoformat(str(at))
+            if when.tzinfo is None:
+                problems.append(("at", "the date needs a time zone, e.g. +00:00"))
+        except ValueError:
+            problems.append(("at", f"not an ISO 8601 date: {at!r}"))
+    timezone_name = values.get("timezone", "UTC")
+    try:
+        zoneinfo.ZoneInfo(str(timezone_name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        problems.append(("timezone", f"unknown time zone {timezone_name!r}"))
+    return problems
+
+
+def check_record_settings(values: dict) -> list[Problem]:
+    problems: list[Problem] = []
+    if not values.get("collection"):
+        problems.append(("collection", "name the collection whose records start the workflow"))
+    events = values.get("events", ["created"])
+    if not isinstance(events, list) or not set(events) <= {"created", "updated"}:
+        problems.append(("events", "use a list of 'created' and 'updated'"))
+    return problems
+
+
+TRIGGER_CHECKS = {
+    "http": check_http_settings,
+    "schedule": check_schedule_settings,
+    "record": check_record_settings,
+}
