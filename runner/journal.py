@@ -24,6 +24,7 @@ from runner.states import FINISHED_RUN_STATUSES, check_run_transition, check_ste
 
 logger = logging.getLogger("owlgrid.runner")
 RUN_KEY = ""  # the step key of run-level events
+SCHEDULER_PRECISION = timedelta(seconds=1)
 
 
 class LeaseLost(RuntimeError):  # noqa: N818
@@ -77,7 +78,9 @@ def claim(run_id: Any, worker: str) -> Run | None:
     now = timezone.now()
     runnable = (
         Q(status=RunStatus.QUEUED)
-        | Q(status=RunStatus.WAITING, wake_at__lte=now)
+        # RQ's scheduler keeps whole seconds and may fire up to one early; the step that
+        # parked sleeps whatever remains.
+        | Q(status=RunStatus.WAITING, wake_at__lte=now + SCHEDULER_PRECISION)
         | Q(status=RunStatus.RUNNING, lease_expires_at__lt=now)
     )
     free = Q(lease_owner="") | Q(lease_expires_at__lt=now)
