@@ -1,0 +1,63 @@
+"""Settings come from the environment and refuse bad values loudly, naming the variable."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BASE = Path(__file__).resolve().parents[1]
+PROBE = (
+    "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='owlgrid_site.settings'; "
+    "django.setup(); from django.conf import settings; "
+    "print(settings.SECRET_KEY); print(settings.OWLGRID_SECRETS_KEYS[0]); print(settings.DEBUG)"
+)
+
+
+def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items()
+             if k not in {"SECRET_KEY", "OWLGRID_SECRETS_KEYS", "DEBUG", "DATABASE_URL"}}
+    clean.update(OWLGRID_VAR_DIR=str(tmp_path / "var"), **env)
+    return subprocess.run([sys.executable, "-c", PROBE], cwd=BASE, env=clean,
+                          capture_output=True, text=True, check=False, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DEBUG", "maybe"),
+        ("DATABASE_URL", "mysql://root@localhost/owlgrid"),
+        ("DATABASE_URL", "garbage"),
+        ("REDIS_URL", "http://localhost:6379"),
+        ("OWLGRID_SECRETS_KEYS", "not-a-fernet-key"),
+        ("SECRET_KEY", "short"),
+        ("OWLGRID_WORKERS", "abc"),
+        ("OWLGRID_WORKERS", "0"),
+        ("OWLGRID_LEASE_SECONDS", "1"),
+    ],
+)
+def test_bad_values_stop_the_process_naming_the_variable(tmp_path, name, value):
+    done = start(tmp_path, **{name: value})
+    assert done.returncode != 0
+    assert name in done.stderr
+    assert "ImproperlyConfigured" in done.stderr
+
+
+def test_keys_are_generated_once_outside_the_repository(tmp_path):
+    first = start(tmp_path)
+    assert first.returncode == 0, first.stderr
+    secret_key, fernet_key, debug = first.stdout.split()
+    assert debug == "False"
+    for name in ("secret_key", "secrets_keys"):
+        path = tmp_path / "var" / name
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    second = start(tmp_path)
+    assert second.stdout.split()[:2] == [secret_key, fernet_key]
+
+
+def test_debug_is_off_unless_asked(tmp_path):
+    assert start(tmp_path, DEBUG="yes").stdout.split()[2] == "True"
