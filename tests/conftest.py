@@ -10,6 +10,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["tests.peers"]
+
 
 @pytest.fixture
 def environments(db):

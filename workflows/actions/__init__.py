@@ -8,17 +8,22 @@ from __future__ import annotations
 from workflows.actions import (
     approval,
     control,
+    create_record,
     for_each,
     http_request,
     if_,
     lock,
     log,
     parallel,
+    query_records,
     respond,
+    send_email,
     set_variable,
+    slack_message,
     switch,
     trigger_workflow,
     try_,
+    update_record,
     wait,
 )
 from workflows.actions.base import ActionType
@@ -40,6 +45,11 @@ REGISTRY: dict[str, ActionType] = {
         control.FailAction(),
         http_request.HttpRequestAction(),
         trigger_workflow.TriggerWorkflowAction(),
+        create_record.CreateRecordAction(),
+        query_records.QueryRecordsAction(),
+        update_record.UpdateRecordAction(),
+        slack_message.SlackMessageAction(),
+        send_email.SendEmailAction(),
         respond.RespondAction(),
     )
 }

@@ -184,6 +184,8 @@ class ActionType:
                 location = [str(part) for part in error["loc"]]
                 if location and location[0] in expression_fields:
                     continue
+                if not location and expression_fields:
+                    continue  # a rule across fields, some known only once rendered
                 if error["type"] == "missing" and location and location[0] in expression_fields:
                     continue
                 problems.append((_dotted(location), error["msg"]))
