@@ -38,8 +38,9 @@ class StepCtx:
         self.prefix = prefix
         self.run_id = str(engine.run.id)
         self.environment_name = getattr(engine.run.environment, "name", None)
-        # Stable across a resumed attempt, different for each retry: the receiver can dedupe.
-        self.idempotency_key = f"{engine.run.id}:{key}:{attempt}"
+        # One key per step, the same for a resumed attempt and for every retry (as with
+        # Stripe's keys): the receiver can tell a repeated call from a new one.
+        self.idempotency_key = f"{engine.run.id}:{key}"
 
     def now(self) -> datetime:
         return timezone.now()
