@@ -7,13 +7,11 @@ with the browser session (CSRF checked). Every error body is
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.utils import timezone
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -27,19 +25,11 @@ class BearerToken(APIKeyHeader):
     openapi_scheme = "bearer"
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
-        from environments.models import ApiToken
+        from environments.tokens import bearer, token_find
 
-        if not key or not key.startswith("Bearer "):
-            return None
-        digest = hashlib.sha256(key[7:].strip().encode()).hexdigest()
-        token = (
-            ApiToken.objects.select_related("group")
-            .filter(token_hash=digest, revoked_at__isnull=True)
-            .first()
-        )
+        token = token_find(bearer(key))
         if token is None:
             return None
-        ApiToken.objects.filter(id=token.id).update(last_used_at=timezone.now())
         request.api_token = token  # type: ignore[attr-defined]
         return token.group
 

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from owlgrid_site.api import api
+from runner.hooks import hook
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="workflows:list", permanent=False)),
@@ -11,6 +12,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("hooks/<slug:environment>/<slug:workflow>", hook, name="hook"),
+    path("hooks/<slug:environment>/<slug:workflow>/", hook),
     path("workflows/", include("workflows.urls")),
     path("environments/", include("environments.urls")),
     path("runs/", include("runner.urls")),

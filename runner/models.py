@@ -195,3 +195,23 @@ class RunLock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.run_id}"
+
+
+class ScheduleTick(models.Model):
+    """One fired tick of a schedule trigger in an environment: the row makes it exactly once."""
+
+    trigger = models.ForeignKey("workflows.Trigger", on_delete=models.CASCADE, related_name="ticks")
+    environment = models.ForeignKey("environments.Environment", on_delete=models.CASCADE,
+                                    related_name="+")
+    tick_at = models.DateTimeField()
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["trigger", "environment", "tick_at"],
+                                    name="scheduletick_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trigger} at {self.tick_at}"

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.peers"]
+pytest_plugins = ["tests.peers", "tests.execution"]
 
 
 @pytest.fixture

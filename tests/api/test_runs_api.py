@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 import pytest
 from django.test import Client
 
 from environments.models import ApiToken, SecurityGroup
+from environments.tokens import token_create
 from runner import journal
 from runner.models import LogLine, Run, StepEvent
 from tests.runner.builders import publish_workflow
@@ -17,10 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def make_token(group) -> str:
-    raw = f"og_{secrets.token_hex(4)}_{secrets.token_urlsafe(24)}"
-    ApiToken.objects.create(group=group, name="ci", prefix=raw[3:11],
-                            token_hash=hashlib.sha256(raw.encode()).hexdigest())
-    return raw
+    return token_create(group=group, name="ci")[1]
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pytest
 
 from runner import services
 from runner.models import LogLine, StepEvent
+from tests.execution import wait_for_run
 from tests.runner.builders import publish_workflow
-from tests.runner.conftest import wait_for_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,8 +13,8 @@ from environments import secrets
 from environments.models import Connection, Environment, Variable
 from runner import services
 from runner.models import Run, StepEvent
+from tests.execution import wait_for_run
 from tests.runner.builders import publish_workflow
-from tests.runner.conftest import wait_for_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LOCAL = {"OWLGRID_OUTBOUND_ALLOWLIST": "127.0.0.1"}

@@ -67,9 +67,11 @@ class Command(BaseCommand):
 def sweep_safely() -> None:
     from django.db import close_old_connections
 
+    from runner.cron import fire_due_schedules
     from runner.sweeper import sweep
 
     try:
+        fire_due_schedules()
         sweep()
     except Exception:  # noqa: BLE001 - Redis or the database away: try again next tick
         import logging

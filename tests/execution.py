@@ -1,4 +1,4 @@
-"""Real execution for runner tests: the test database, a real Redis and real worker processes."""
+"""Real execution for tests: the test database, a real Redis and real worker processes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-BASE_DIR = Path(__file__).resolve().parents[2]
+BASE_DIR = Path(__file__).resolve().parents[1]
 
 
 def test_database_url() -> str:

@@ -1,0 +1,248 @@
+"""HTTP trigger URLs: `/hooks/<environment>/<workflow>`.
+
+Checks run cheapest first and every refusal happens before the run is created, so a rejected
+call leaves no run and no queued job: 404/405, 413 (from Content-Length, before reading), 401/403,
+429, 400 (body and JSON Schema), then the Idempotency-Key (replay, 409, 422).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from jsonschema import Draft202012Validator
+
+from environments.models import Deployment, Environment
+from runner import services, trigger_limits
+from runner.models import Run
+from runner.trigger_access import Refusal, check_access
+from workflows.models import Trigger, Workflow
+
+DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_SYNC_TIMEOUT = 10.0
+HIDDEN_HEADERS = {"authorization", "cookie", "webhook-signature"}
+
+
+class Reject(Exception):  # noqa: N818 - carries the HTTP refusal
+    def __init__(self, status: int, code: str, message: str, fields: list | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.fields, self.headers = fields or [], headers or {}
+
+    def response(self) -> JsonResponse:
+        response = JsonResponse({"error": {"code": self.code, "message": self.message,
+                                           "fields": self.fields}}, status=self.status)
+        for name, value in self.headers.items():
+            response[name] = value
+        return response
+
+
+@csrf_exempt
+def hook(request: HttpRequest, environment: str, workflow: str) -> HttpResponse:
+    try:
+        return handle(request, environment, workflow)
+    except Reject as reject:
+        return reject.response()
+
+
+def handle(request: HttpRequest, environment_name: str, workflow_name: str) -> HttpResponse:
+    environment, deployment, trigger = find_trigger(environment_name, workflow_name,
+                                                    request.method or "GET")
+    options = trigger.settings or {}
+    max_body = int(options.get("max_body_bytes") or DEFAULT_MAX_BODY)
+    declared = request.headers.get("Content-Length", "0") or "0"
+    if not declared.isdigit() or int(declared) > max_body:
+        raise Reject(413, "too_large", f"The body is larger than {max_body} bytes.")
+    body = request.read(max_body + 1)
+    if len(body) > max_body:
+        raise Reject(413, "too_large", f"The body is larger than {max_body} bytes.")
+    refusal = check_access(request, trigger, environment, body)
+    if refusal is not None:
+        raise refused(refusal)
+    wait = trigger_limits.rate_limited(trigger.id, environment.id,
+                                       options.get("rate_limit_per_minute"))
+    if wait is not None:
+        raise Reject(429, "rate_limited", "Too many calls to this trigger; try again later.",
+                     headers={"Retry-After": str(wait)})
+    trigger_input = build_input(request, body)
+    check_schema(options.get("json_schema"), trigger_input["body"])
+    return start_idempotently(request, deployment, trigger, environment, trigger_input, body)
+
+
+def refused(refusal: Refusal) -> Reject:
+    headers = {"WWW-Authenticate": 'Bearer realm="owlgrid"'} if refusal.status == 401 else {}
+    return Reject(refusal.status, refusal.code, refusal.message, headers=headers)
+
+
+def find_trigger(environment_name: str, workflow_name: str,
+                 method: str) -> tuple[Environment, Deployment, Trigger]:
+    """The deployed version's HTTP trigger for this method; one 404 for every missing piece."""
+    missing = Reject(404, "not_found",
+                     f"No active workflow {workflow_name!r} is deployed in {environment_name!r}.")
+    deployment = (
+        Deployment.objects.select_related("environment", "version", "workflow")
+        .filter(environment__name=environment_name, workflow__name=workflow_name,
+                workflow__active=True)
+        .first()
+    )
+    if deployment is None:
+        raise missing
+    triggers = list(deployment.version.triggers.filter(type=Trigger.Type.HTTP))
+    if not triggers:
+        raise missing
+    for trigger in triggers:
+        if method in allowed_methods(trigger):
+            return deployment.environment, deployment, trigger
+    allowed = sorted({m for t in triggers for m in allowed_methods(t)})
+    raise Reject(405, "method_not_allowed", f"Use {', '.join(allowed)}.",
+                 headers={"Allow": ", ".join(allowed)})
+
+
+def allowed_methods(trigger: Trigger) -> list[str]:
+    return list((trigger.settings or {}).get("methods") or ["POST"])
+
+
+def build_input(request: HttpRequest, body: bytes) -> dict[str, Any]:
+    content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    parsed: Any
+    if content_type == "application/json" or content_type.endswith("+json"):
+        try:
+            parsed = json.loads(body or b"null")
+        except ValueError as exc:
+            raise Reject(400, "invalid_body", "The body is not valid JSON.",
+                         [{"path": "body", "message": str(exc)}]) from None
+    elif content_type == "application/x-www-form-urlencoded":
+        parsed = {k: v[0] if len(v) == 1 else v
+                  for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+    else:
+        parsed = body.decode("utf-8", "replace")
+    return {
+        "method": request.method,
+        "path": request.path,
+        "query": {k: v[0] if len(v) == 1 else v for k, v in request.GET.lists()},
+        "headers": {k.lower(): v for k, v in request.headers.items()
+                    if k.lower() not in HIDDEN_HEADERS},
+        "body": parsed,
+    }
+
+
+def check_schema(schema: dict | None, body: Any) -> None:
+    if not schema:
+        return
+    errors = sorted(Draft202012Validator(schema).iter_errors(body),
+                    key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        fields = [{"path": ".".join(map(str, e.absolute_path)) or "body", "message": e.message}
+                  for e in errors]
+        raise Reject(400, "invalid_body", "The body does not match the trigger's schema.",
+                     fields)
+
+
+def start_idempotently(request: HttpRequest, deployment: Deployment, trigger: Trigger,
+                       environment: Environment, trigger_input: dict, body: bytes) -> HttpResponse:
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        return as_http(start_and_answer(deployment, trigger, environment, trigger_input))
+    redis_key = trigger_limits.idempotency_key(trigger.id, environment.id, key)
+    claim = trigger_limits.claim(redis_key, body)
+    if claim.state == "mismatch":
+        raise Reject(422, "idempotency_mismatch",
+                     "This Idempotency-Key was used with another body.")
+    if claim.state == "conflict":
+        raise Reject(409, "idempotency_in_flight",
+                     "A call with this Idempotency-Key is still being processed.")
+    if claim.state == "replay":
+        return as_http(claim.response, replayed=True)
+    try:
+        answer = start_and_answer(deployment, trigger, environment, trigger_input)
+    except BaseException:
+        trigger_limits.forget(redis_key)
+        raise
+    trigger_limits.remember(redis_key, body, answer)
+    return as_http(answer)
+
+
+def start_and_answer(deployment: Deployment, trigger: Trigger, environment: Environment,
+                     trigger_input: dict) -> dict[str, Any]:
+    run = services.run_start(workflow=deployment.workflow, version=deployment.version,
+                             environment=environment, trigger=trigger, trigger_type="http",
+                             trigger_input=trigger_input)
+    options = trigger.settings or {}
+    if options.get("mode", "async") == "sync":
+        timeout = min(float(options.get("timeout", DEFAULT_SYNC_TIMEOUT)), 60.0)
+        answer = wait_for_response(run.id, timeout)
+        if answer is not None:
+            return answer
+    return accepted(run)
+
+
+def accepted(run: Run) -> dict[str, Any]:
+    return {"status": 202, "headers": {"Location": status_url(run)},
+            "body": {"run_id": str(run.id), "status": run.status, "status_url": status_url(run)}}
+
+
+def status_url(run: Run) -> str:
+    return f"{settings.SITE_URL}/api/runs/{run.id}"
+
+
+def wait_for_response(run_id: Any, timeout: float) -> dict[str, Any] | None:
+    """Poll the run's stored response; the database is the record, so nothing is missed."""
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while time.monotonic() < deadline:
+        row = Run.objects.filter(id=run_id).values("response", "status", "error").first()
+        if row and row["response"] is not None:
+            return row["response"]
+        if row and row["status"] in {"failed", "cancelled"}:
+            return {"status": 502, "headers": {},
+                    "body": {"run_id": str(run_id), "status": row["status"],
+                             "error": row["error"]}}
+        if row and row["status"] == "completed":
+            return {"status": 200, "headers": {},
+                    "body": {"run_id": str(run_id), "status": "completed"}}
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.05)
+    return None
+
+
+def as_http(answer: dict[str, Any], *, replayed: bool = False) -> HttpResponse:
+    body = answer.get("body")
+    if isinstance(body, str):
+        response = HttpResponse(body, status=answer["status"],
+                                content_type="text/plain; charset=utf-8")
+    else:
+        response = HttpResponse(json.dumps(body), status=answer["status"],
+                                content_type="application/json")
+    for name, value in (answer.get("headers") or {}).items():
+        if name.lower() not in {"content-length", "transfer-encoding", "connection"}:
+            response[name] = value
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def http_trigger_examples(workflow: Workflow) -> list[dict[str, str]]:
+    """The URL and a ready curl command for each environment the workflow is deployed in."""
+    examples = []
+    for deployment in workflow.deployments.select_related("environment", "version"):
+        for trigger in deployment.version.triggers.filter(type=Trigger.Type.HTTP):
+            url = f"{settings.SITE_URL}/hooks/{deployment.environment.name}/{workflow.name}"
+            auth = {
+                Trigger.Access.GROUP: ' -H "Authorization: Bearer $OWLGRID_TOKEN"',
+                Trigger.Access.HMAC: (' -H "webhook-id: $ID" -H "webhook-timestamp: $TS"'
+                                      ' -H "webhook-signature: v1,$SIG"'),
+                Trigger.Access.PUBLIC: "",
+            }[trigger.access]
+            method = allowed_methods(trigger)[0]
+            curl = (f"curl -X {method} {url}{auth} -H 'Content-Type: application/json' "
+                    "-d '{\"hello\": \"world\"}'")
+            examples.append({"environment": deployment.environment.name, "trigger": trigger.name,
+                             "url": url, "curl": curl, "access": trigger.access,
+                             "mode": (trigger.settings or {}).get("mode", "async")})
+    return examples

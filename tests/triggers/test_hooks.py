@@ -1,0 +1,260 @@
+"""HTTP trigger URLs through real HTTP calls: security, input checks, idempotency, responses.
+
+Every rejected call is checked for its status, its body, and for leaving no run and no job.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+
+from environments import secrets
+from environments.models import Deployment, SecurityGroup, Variable
+from environments.tokens import token_create
+from runner.models import Run
+from runner.queueing import get_queue
+from workflows.format import workflow_import
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SECRET = "whsec_" + base64.b64encode(b"a-very-secret-signing-key").decode()
+
+
+def document(access, **settings):
+    return {
+        "format": "owlgrid.workflow/v1", "name": "intake", "actions": [
+            {"name": "note", "type": "log", "inputs": {"message": "got {{ trigger.body }}"}},
+            {"name": "answer", "type": "respond", "inputs": {
+                "status": 201, "headers": {"X-Order": "{{ trigger.body.id | default('') }}"},
+                "body": {"echo": "{{ trigger.body }}", "query": "{{ trigger.query }}"}}},
+        ],
+        "triggers": [{"name": "hook", "type": "http", "settings": settings, "access": access}],
+    }
+
+
+@pytest.fixture
+def deploy(environments, ops_group, redis_conn):
+    def deploy(access=None, **settings):
+        version = workflow_import(
+            document=document(access or {"mode": "group", "group": "ops"}, **settings),
+            publish=True)
+        Deployment.objects.update_or_create(workflow=version.workflow,
+                                            environment=environments["dev"],
+                                            defaults={"version": version})
+        return version.workflow
+    return deploy
+
+
+@pytest.fixture
+def token(ops_group):
+    return token_create(group=ops_group, name="caller")[1]
+
+
+@pytest.fixture
+def url(live_server):
+    return f"{live_server.url}/hooks/dev/intake"
+
+
+def nothing_started():
+    return Run.objects.count() == 0 and len(get_queue()) == 0
+
+
+def auth(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_async_call_returns_202_with_the_run(deploy, url, token):
+    deploy(mode="async")
+    response = httpx.post(url, json={"id": "A1"}, headers=auth(token), params={"src": "x"})
+    assert response.status_code == 202
+    run = Run.objects.get(id=response.json()["run_id"])
+    assert run.trigger_type == "http" and run.environment.name == "dev"
+    assert run.trigger_input["body"] == {"id": "A1"}
+    assert run.trigger_input["query"] == {"src": "x"}
+    assert "authorization" not in run.trigger_input["headers"]
+    assert response.headers["Location"].endswith(f"/api/runs/{run.id}")
+    assert len(get_queue()) == 1
+
+
+def test_sync_call_answers_with_the_respond_action(deploy, url, token, workers):
+    deploy(mode="sync", timeout=20)
+    workers.start(1)
+    response = httpx.post(url, json={"id": "A2"}, headers=auth(token), timeout=30)
+    run = Run.objects.get()
+    assert response.status_code == 201, (run.status, run.error, response.text)
+    assert response.headers["X-Order"] == "A2"
+    assert response.json()["echo"] == {"id": "A2"}
+
+
+def test_sync_call_without_an_answer_in_time_gets_202(deploy, url, token):
+    deploy(mode="sync", timeout=0.5)  # no worker: nothing will answer
+    response = httpx.post(url, json={}, headers=auth(token))
+    assert response.status_code == 202 and "run_id" in response.json()
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer og_nope_nope"},
+                                     {"Authorization": "Basic abc"}])
+def test_missing_or_wrong_token_is_401(deploy, url, headers):
+    deploy()
+    response = httpx.post(url, json={}, headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthenticated"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert nothing_started()
+
+
+def test_token_of_another_group_is_403(deploy, url):
+    deploy()
+    other = SecurityGroup.objects.create(name="others", can_call_triggers=True)
+    response = httpx.post(url, json={}, headers=auth(token_create(group=other, name="x")[1]))
+    assert response.status_code == 403 and nothing_started()
+
+
+def test_group_without_the_call_right_is_403(deploy, url, ops_group, token):
+    deploy()
+    ops_group.can_call_triggers = False
+    ops_group.save()
+    assert httpx.post(url, json={}, headers=auth(token)).status_code == 403
+    assert nothing_started()
+
+
+def test_public_trigger_needs_no_credentials(deploy, url):
+    deploy({"mode": "public"})
+    assert httpx.post(url, json={}).status_code == 202
+
+
+@pytest.mark.parametrize("path", ["/hooks/prod/intake", "/hooks/dev/nothing"])
+def test_unknown_or_undeployed_is_404(deploy, live_server, token, path):
+    deploy()
+    response = httpx.post(live_server.url + path, json={}, headers=auth(token))
+    assert response.status_code == 404 and nothing_started()
+
+
+def test_inactive_workflow_is_404(deploy, url, token):
+    deploy().__class__.objects.update(active=False)
+    assert httpx.post(url, json={}, headers=auth(token)).status_code == 404
+    assert nothing_started()
+
+
+def test_wrong_method_is_405_with_allow(deploy, url, token):
+    deploy(methods=["POST", "PUT"])
+    response = httpx.get(url, headers=auth(token))
+    assert response.status_code == 405 and response.headers["Allow"] == "POST, PUT"
+    assert nothing_started()
+
+
+def test_schema_violations_list_every_field(deploy, url, token):
+    deploy(json_schema={"type": "object", "required": ["id", "total"], "properties": {
+        "id": {"type": "string"}, "total": {"type": "number"},
+        "customer": {"type": "object", "properties": {"email": {"type": "string",
+                                                                "format": "email",
+                                                                "minLength": 3}}}}})
+    response = httpx.post(url, json={"id": 7, "customer": {"email": "x"}}, headers=auth(token))
+    assert response.status_code == 400
+    fields = {f["path"]: f["message"] for f in response.json()["error"]["fields"]}
+    assert set(fields) == {"body", "id", "customer.email"}
+    assert "total" in fields["body"]
+    assert nothing_started()
+
+
+def test_invalid_json_is_400(deploy, url, token):
+    deploy()
+    response = httpx.post(url, content=b"{not json", headers={
+        **auth(token), "Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json()["error"]["fields"][0]["path"] == "body"
+    assert nothing_started()
+
+
+def test_form_and_raw_bodies_reach_the_run(deploy, url, token):
+    deploy()
+    httpx.post(url, data={"a": "1", "b": "2"}, headers=auth(token))
+    httpx.post(url, content=b"plain text", headers={**auth(token), "Content-Type": "text/plain"})
+    bodies = [run.trigger_input["body"] for run in Run.objects.order_by("created_at")]
+    assert bodies == [{"a": "1", "b": "2"}, "plain text"]
+
+
+def test_too_large_body_is_413(deploy, url, token):
+    deploy(max_body_bytes=100)
+    response = httpx.post(url, content=b"x" * 101, headers=auth(token))
+    assert response.status_code == 413 and nothing_started()
+
+
+def test_rate_limit_is_429_with_retry_after(deploy, url, token):
+    deploy(rate_limit_per_minute=2)
+    codes = [httpx.post(url, json={}, headers=auth(token)).status_code for _ in range(3)]
+    assert codes[:2] == [202, 202] and codes[2] == 429
+    third = httpx.post(url, json={}, headers=auth(token))
+    assert 1 <= int(third.headers["Retry-After"]) <= 60
+    assert Run.objects.count() == 2
+
+
+def test_idempotency_key_replays_refuses_other_bodies(deploy, url, token):
+    deploy()
+    headers = {**auth(token), "Idempotency-Key": "order-1"}
+    first = httpx.post(url, json={"id": "A"}, headers=headers)
+    again = httpx.post(url, json={"id": "A"}, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert first.json() == again.json() and again.headers["Idempotent-Replayed"] == "true"
+    other = httpx.post(url, json={"id": "B"}, headers=headers)
+    assert other.status_code == 422
+    assert Run.objects.count() == 1
+
+
+def test_concurrent_duplicate_is_409(deploy, url, token, workers):
+    deploy(mode="sync", timeout=3)  # holds the first call while it waits for an answer
+    headers = {**auth(token), "Idempotency-Key": "order-2"}
+    results = []
+    first = threading.Thread(target=lambda: results.append(
+        httpx.post(url, json={}, headers=headers, timeout=10).status_code))
+    first.start()
+    time.sleep(0.5)
+    second = httpx.post(url, json={}, headers=headers)
+    first.join()
+    assert second.status_code == 409
+    assert Run.objects.count() == 1
+
+
+def signed(body: bytes, *, secret=SECRET, timestamp=None, message_id=None):
+    message_id = message_id or f"msg_{uuid.uuid4().hex}"
+    timestamp = str(int(timestamp if timestamp is not None else time.time()))
+    key = base64.b64decode(secret[6:])
+    signature = base64.b64encode(hmac.new(
+        key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()).decode()
+    return {"webhook-id": message_id, "webhook-timestamp": timestamp,
+            "webhook-signature": f"v1,{signature}", "Content-Type": "application/json"}
+
+
+@pytest.fixture
+def hmac_trigger(deploy, environments):
+    Variable.objects.create(environment=environments["dev"], name="WEBHOOK_SECRET",
+                            is_secret=True, encrypted_value=secrets.encrypt(SECRET))
+    return deploy({"mode": "hmac", "secret_variable": "WEBHOOK_SECRET"})
+
+
+def test_hmac_signature_accepted_once(hmac_trigger, url):
+    body = json.dumps({"id": "H1"}).encode()
+    headers = signed(body)
+    assert httpx.post(url, content=body, headers=headers).status_code == 202
+    replay = httpx.post(url, content=body, headers=headers)
+    assert replay.status_code == 401 and "already" in replay.json()["error"]["message"]
+    assert Run.objects.count() == 1
+
+
+@pytest.mark.parametrize("tamper", ["body", "secret", "expired", "missing"])
+def test_bad_signatures_are_401(hmac_trigger, url, tamper):
+    body = b'{"id": "H2"}'
+    headers = {
+        "body": lambda: signed(b'{"id": "H3"}'),
+        "secret": lambda: signed(body, secret="whsec_" + base64.b64encode(b"wrong").decode()),
+        "expired": lambda: signed(body, timestamp=time.time() - 301),
+        "missing": lambda: {"Content-Type": "application/json"},
+    }[tamper]()
+    assert httpx.post(url, content=body, headers=headers).status_code == 401
+    assert nothing_started()
