@@ -35,14 +35,19 @@ def test_next_fire_times_follow_the_time_zone():
     assert [t.astimezone(UTC).hour for t in times] == [8, 8]
 
 
+def fire_and_close(now):
+    try:
+        fire_due_schedules(now)
+    finally:
+        connections.close_all()
+
+
 def test_each_tick_fires_once_with_concurrent_schedulers(environments, redis_conn):
     deploy(environments["dev"], {"cron": "*/5 * * * *", "timezone": "UTC"})
     start = datetime(2026, 11, 22, 10, 0, 1, tzinfo=UTC)
     for minute in (0, 5, 10):
         now = start + timedelta(minutes=minute)
-        threads = [threading.Thread(target=lambda: (fire_due_schedules(now),
-                                                    connections.close_all()))
-                   for _ in range(4)]
+        threads = [threading.Thread(target=fire_and_close, args=(now,)) for _ in range(4)]
         for thread in threads:
             thread.start()
         for thread in threads:
