@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 
 from owlgrid_site.api import api
 from runner.hooks import hook
+from runner.views import workflow_run_start
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="workflows:list", permanent=False)),
@@ -14,6 +15,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("hooks/<slug:environment>/<slug:workflow>", hook, name="hook"),
     path("hooks/<slug:environment>/<slug:workflow>/", hook),
+    path("workflows/<slug:name>/run/", workflow_run_start, name="workflow_run"),
     path("workflows/", include("workflows.urls")),
     path("environments/", include("environments.urls")),
     path("runs/", include("runner.urls")),

@@ -22,18 +22,6 @@ from workflows.models import Trigger
 CATCH_UP = timedelta(minutes=5)
 
 
-def next_fire_times(trigger_settings: dict, count: int = 5,
-                    after: datetime | None = None) -> list[datetime]:
-    """The next `count` times a schedule fires (for the editor)."""
-    after = after or timezone.now()
-    if trigger_settings.get("at"):
-        at = datetime.fromisoformat(trigger_settings["at"])
-        return [at] if at > after else []
-    zone = zoneinfo.ZoneInfo(trigger_settings.get("timezone", "UTC"))
-    schedule = croniter(trigger_settings["cron"], after.astimezone(zone))
-    return [schedule.get_next(datetime) for _ in range(count)]
-
-
 def latest_tick(trigger_settings: dict, now: datetime) -> datetime | None:
     if trigger_settings.get("at"):
         at = datetime.fromisoformat(trigger_settings["at"])

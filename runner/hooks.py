@@ -21,7 +21,7 @@ from environments.models import Deployment, Environment
 from runner import services, trigger_limits
 from runner.models import Run
 from runner.trigger_access import Refusal, check_access
-from workflows.models import Trigger, Workflow
+from workflows.models import Trigger
 
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_SYNC_TIMEOUT = 10.0
@@ -225,24 +225,3 @@ def as_http(answer: dict[str, Any], *, replayed: bool = False) -> HttpResponse:
     if replayed:
         response["Idempotent-Replayed"] = "true"
     return response
-
-
-def http_trigger_examples(workflow: Workflow) -> list[dict[str, str]]:
-    """The URL and a ready curl command for each environment the workflow is deployed in."""
-    examples = []
-    for deployment in workflow.deployments.select_related("environment", "version"):
-        for trigger in deployment.version.triggers.filter(type=Trigger.Type.HTTP):
-            url = f"{settings.SITE_URL}/hooks/{deployment.environment.name}/{workflow.name}"
-            auth = {
-                Trigger.Access.GROUP: ' -H "Authorization: Bearer $OWLGRID_TOKEN"',
-                Trigger.Access.HMAC: (' -H "webhook-id: $ID" -H "webhook-timestamp: $TS"'
-                                      ' -H "webhook-signature: v1,$SIG"'),
-                Trigger.Access.PUBLIC: "",
-            }[trigger.access]
-            method = allowed_methods(trigger)[0]
-            curl = (f"curl -X {method} {url}{auth} -H 'Content-Type: application/json' "
-                    "-d '{\"hello\": \"world\"}'")
-            examples.append({"environment": deployment.environment.name, "trigger": trigger.name,
-                             "url": url, "curl": curl, "access": trigger.access,
-                             "mode": (trigger.settings or {}).get("mode", "async")})
-    return examples

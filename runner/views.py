@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from environments.models import Environment
 from environments.permissions import user_has_workflow_right, workflows_visible_to
+from runner import services
 from runner.models import LogLine, Run, RunStatus
 from workflows.models import Workflow
 
@@ -58,3 +65,28 @@ def run_log_download(request: HttpRequest, run_id: str) -> HttpResponse:
     response = StreamingHttpResponse(lines(), content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="run-{run.id}.log"'
     return response
+
+
+@login_required
+@require_POST
+def workflow_run_start(request: HttpRequest, name: str) -> HttpResponse:
+    """The manual trigger: start the version deployed in the chosen environment."""
+    workflow = get_object_or_404(Workflow, name=name)
+    if not user_has_workflow_right(request.user, workflow, "view"):  # type: ignore[arg-type]
+        raise Http404("No such workflow")
+    if not user_has_workflow_right(request.user, workflow, "run"):  # type: ignore[arg-type]
+        return HttpResponse("You may not run this workflow.", status=403)
+    environment = Environment.objects.filter(name=request.POST.get("environment", "")).first()
+    try:
+        payload = json.loads(request.POST.get("input") or "{}")
+    except ValueError as exc:
+        messages.error(request, f"Input: not valid JSON ({exc}).")
+        return redirect("workflows:detail", name=name)
+    try:
+        run = services.run_start(workflow=workflow, environment=environment,
+                                 trigger_type="manual", trigger_input={"body": payload},
+                                 user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("workflows:detail", name=name)
+    return redirect("runner:detail", run_id=run.id)

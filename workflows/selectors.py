@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 
 from environments.models import Deployment
 from environments.permissions import workflows_visible_to
-from workflows.models import Workflow, WorkflowVersion
+from workflows.models import Trigger, Workflow, WorkflowVersion
 
 
 def workflow_list(
@@ -60,3 +61,34 @@ def version_tree(version: WorkflowVersion) -> list[dict[str, Any]]:
         return nodes
 
     return build(None)
+
+
+def http_trigger_examples(workflow: Workflow) -> list[dict[str, str]]:
+    """The URL and a ready curl command for each environment the workflow is deployed in."""
+    examples = []
+    for deployment in workflow.deployments.select_related("environment", "version"):
+        for trigger in deployment.version.triggers.filter(type=Trigger.Type.HTTP):
+            url = f"{settings.SITE_URL}/hooks/{deployment.environment.name}/{workflow.name}"
+            auth = {
+                Trigger.Access.GROUP: ' -H "Authorization: Bearer $OWLGRID_TOKEN"',
+                Trigger.Access.HMAC: (' -H "webhook-id: $ID" -H "webhook-timestamp: $TS"'
+                                      ' -H "webhook-signature: v1,$SIG"'),
+                Trigger.Access.PUBLIC: "",
+            }[trigger.access]
+            method = ((trigger.settings or {}).get("methods") or ["POST"])[0]
+            curl = (f"curl -X {method} {url}{auth} -H 'Content-Type: application/json' "
+                    "-d '{\"hello\": \"world\"}'")
+            examples.append({"environment": deployment.environment.name, "trigger": trigger.name,
+                             "url": url, "curl": curl, "access": trigger.access,
+                             "mode": (trigger.settings or {}).get("mode", "async")})
+    return examples
+
+
+def schedule_previews(version: WorkflowVersion) -> list[dict[str, Any]]:
+    """Each schedule trigger with its next fire times, for the workflow page."""
+    from workflows.schedules import next_fire_times
+
+    return [
+        {"trigger": trigger, "next": next_fire_times(trigger.settings or {}, 5)}
+        for trigger in version.triggers.filter(type=Trigger.Type.SCHEDULE)
+    ]

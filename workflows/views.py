@@ -59,6 +59,9 @@ def workflow_detail(request: HttpRequest, name: str) -> HttpResponse:
             "triggers": version.triggers.all() if version else [],
             "deployments": workflow.deployments.select_related("environment", "version"),
             "runs": workflow.runs.select_related("environment")[:20],
+            "hooks": selectors.http_trigger_examples(workflow),
+            "schedules": selectors.schedule_previews(version) if version else [],
+            "can_run": user_has_workflow_right(request.user, workflow, "run"),  # type: ignore[arg-type]
         },
     )
 
@@ -69,7 +72,12 @@ def workflow_export_download(request: HttpRequest, name: str) -> HttpResponse:
 
     workflow = get_workflow_for_user(request, name)
     number = request.GET.get("version")
-    document = workflow_export(workflow=workflow, number=int(number) if number else None)
+    if number and not number.isdigit():
+        raise Http404("No such version")
+    try:
+        document = workflow_export(workflow=workflow, number=int(number) if number else None)
+    except workflow.versions.model.DoesNotExist:
+        raise Http404("No such version") from None
     response = HttpResponse(
         json.dumps(document, indent=2, sort_keys=False), content_type="application/json"
     )

@@ -10,9 +10,10 @@ import pytest
 from django.db import connections
 
 from environments.models import Deployment
-from runner.cron import fire_due_schedules, next_fire_times
+from runner.cron import fire_due_schedules
 from runner.models import Run, ScheduleTick
 from workflows.format import workflow_import
+from workflows.schedules import next_fire_times
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,0 +1,57 @@
+"""The manual trigger and the trigger URLs shown on the workflow page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from environments.models import Deployment
+from runner.models import Run
+from workflows.format import workflow_import
+
+pytestmark = pytest.mark.django_db
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+
+
+@pytest.fixture
+def deployed(environments, ops_group):
+    version = workflow_import(document=(EXAMPLES / "hello-webhook.json").read_bytes(),
+                              publish=True)
+    version.workflow.perimeters.add(ops_group)
+    Deployment.objects.create(workflow=version.workflow, environment=environments["dev"],
+                              version=version)
+    return version.workflow
+
+
+def test_workflow_page_shows_url_and_curl(admin_user, deployed):
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(admin_user)
+    page = client.get("/workflows/hello-webhook/").content.decode()
+    assert "/hooks/dev/hello-webhook" in page
+    assert "curl -X POST" in page and "Authorization: Bearer" in page
+
+
+def test_manual_run_starts_the_deployed_version(member, deployed):
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(member)
+    response = client.post("/workflows/hello-webhook/run/",
+                           {"environment": "dev", "input": '{"name": "Ada"}'})
+    run = Run.objects.get()
+    assert response.status_code == 302 and response.url == f"/runs/{run.id}/"
+    assert run.trigger_type == "manual" and run.trigger_input == {"body": {"name": "Ada"}}
+    assert run.started_by == member
+
+
+def test_manual_run_refuses_bad_input_and_outsiders(member, outsider, deployed, ops_group):
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(member)
+    client.post("/workflows/hello-webhook/run/", {"environment": "dev", "input": "{nope"})
+    assert not Run.objects.exists()
+    ops_group.can_run = False
+    ops_group.save()
+    assert client.post("/workflows/hello-webhook/run/", {"environment": "dev"}).status_code == 403
+    client.force_login(outsider)
+    assert client.post("/workflows/hello-webhook/run/", {"environment": "dev"}).status_code == 404
+    assert not Run.objects.exists()
