@@ -7,12 +7,16 @@ call leaves no run and no queued job: 404/405, 413 (from Content-Length, before 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from jsonschema import Draft202012Validator
@@ -44,14 +48,22 @@ class Reject(Exception):  # noqa: N818 - carries the HTTP refusal
 
 
 @csrf_exempt
-def hook(request: HttpRequest, environment: str, workflow: str) -> HttpResponse:
+async def hook(request: HttpRequest, environment: str, workflow: str) -> HttpResponse:
+    """Async so that callers waiting for a synchronous answer hold no thread (under ASGI,
+    sync views share one thread). The database work runs in the thread pool."""
     try:
-        return handle(request, environment, workflow)
+        outcome = await sync_to_async(handle, thread_sensitive=False)(
+            request, environment, workflow
+        )
     except Reject as reject:
         return reject.response()
+    if isinstance(outcome, Pending):
+        return await answer_when_ready(outcome)
+    return outcome
 
 
-def handle(request: HttpRequest, environment_name: str, workflow_name: str) -> HttpResponse:
+def handle(request: HttpRequest, environment_name: str,
+           workflow_name: str) -> HttpResponse | Pending:
     environment, deployment, trigger = find_trigger(environment_name, workflow_name,
                                                     request.method or "GET")
     options = trigger.settings or {}
@@ -144,42 +156,58 @@ def check_schema(schema: dict | None, body: Any) -> None:
                      fields)
 
 
+@dataclass
+class Pending:
+    """A started run whose answer is still to come (sync mode), awaited without a thread."""
+
+    run: Run
+    timeout: float
+    redis_key: str | None
+    body: bytes
+
+
 def start_idempotently(request: HttpRequest, deployment: Deployment, trigger: Trigger,
-                       environment: Environment, trigger_input: dict, body: bytes) -> HttpResponse:
+                       environment: Environment, trigger_input: dict,
+                       body: bytes) -> HttpResponse | Pending:
     key = request.headers.get("Idempotency-Key")
-    if not key:
-        return as_http(start_and_answer(deployment, trigger, environment, trigger_input))
-    redis_key = trigger_limits.idempotency_key(trigger.id, environment.id, key)
-    claim = trigger_limits.claim(redis_key, body)
-    if claim.state == "mismatch":
-        raise Reject(422, "idempotency_mismatch",
-                     "This Idempotency-Key was used with another body.")
-    if claim.state == "conflict":
-        raise Reject(409, "idempotency_in_flight",
-                     "A call with this Idempotency-Key is still being processed.")
-    if claim.state == "replay":
-        return as_http(claim.response, replayed=True)
+    redis_key = None
+    if key:
+        redis_key = trigger_limits.idempotency_key(trigger.id, environment.id, key)
+        claim = trigger_limits.claim(redis_key, body)
+        if claim.state == "mismatch":
+            raise Reject(422, "idempotency_mismatch",
+                         "This Idempotency-Key was used with another body.")
+        if claim.state == "conflict":
+            raise Reject(409, "idempotency_in_flight",
+                         "A call with this Idempotency-Key is still being processed.")
+        if claim.state == "replay":
+            return as_http(claim.response, replayed=True)
     try:
-        answer = start_and_answer(deployment, trigger, environment, trigger_input)
+        run = services.run_start(workflow=deployment.workflow, version=deployment.version,
+                                 environment=environment, trigger=trigger, trigger_type="http",
+                                 trigger_input=trigger_input)
     except BaseException:
-        trigger_limits.forget(redis_key)
+        if redis_key:
+            trigger_limits.forget(redis_key)
         raise
-    trigger_limits.remember(redis_key, body, answer)
-    return as_http(answer)
-
-
-def start_and_answer(deployment: Deployment, trigger: Trigger, environment: Environment,
-                     trigger_input: dict) -> dict[str, Any]:
-    run = services.run_start(workflow=deployment.workflow, version=deployment.version,
-                             environment=environment, trigger=trigger, trigger_type="http",
-                             trigger_input=trigger_input)
     options = trigger.settings or {}
     if options.get("mode", "async") == "sync":
         timeout = min(float(options.get("timeout", DEFAULT_SYNC_TIMEOUT)), 60.0)
-        answer = wait_for_response(run.id, timeout)
-        if answer is not None:
-            return answer
-    return accepted(run)
+        return Pending(run, timeout, redis_key, body)
+    return finish(accepted(run), redis_key, body)
+
+
+def finish(answer: dict[str, Any], redis_key: str | None, body: bytes) -> HttpResponse:
+    if redis_key:
+        trigger_limits.remember(redis_key, body, answer)
+    return as_http(answer)
+
+
+async def answer_when_ready(pending: Pending) -> HttpResponse:
+    answer = await wait_for_response(pending.run.id, pending.timeout) or accepted(pending.run)
+    return await sync_to_async(finish, thread_sensitive=False)(
+        answer, pending.redis_key, pending.body
+    )
 
 
 def accepted(run: Run) -> dict[str, Any]:
@@ -191,12 +219,13 @@ def status_url(run: Run) -> str:
     return f"{settings.SITE_URL}/api/runs/{run.id}"
 
 
-def wait_for_response(run_id: Any, timeout: float) -> dict[str, Any] | None:
+async def wait_for_response(run_id: Any, timeout: float) -> dict[str, Any] | None:
     """Poll the run's stored response; the database is the record, so nothing is missed."""
     deadline = time.monotonic() + timeout
     delay = 0.001
+    read = sync_to_async(_response_row, thread_sensitive=False)
     while time.monotonic() < deadline:
-        row = Run.objects.filter(id=run_id).values("response", "status", "error").first()
+        row = await read(run_id)
         if row and row["response"] is not None:
             return row["response"]
         if row and row["status"] in {"failed", "cancelled"}:
@@ -206,9 +235,16 @@ def wait_for_response(run_id: Any, timeout: float) -> dict[str, Any] | None:
         if row and row["status"] == "completed":
             return {"status": 200, "headers": {},
                     "body": {"run_id": str(run_id), "status": "completed"}}
-        time.sleep(delay)
+        await asyncio.sleep(delay)
         delay = min(delay * 1.5, 0.05)
     return None
+
+
+def _response_row(run_id: Any) -> dict[str, Any] | None:
+    try:
+        return Run.objects.filter(id=run_id).values("response", "status", "error").first()
+    finally:
+        close_old_connections()
 
 
 def as_http(answer: dict[str, Any], *, replayed: bool = False) -> HttpResponse:
