@@ -16,8 +16,27 @@ class PlanError(ValueError):
         self.problems = problems
 
 
+_PUBLISHED_PLANS: dict[Any, dict[str, Any]] = {}
+_CACHE_LIMIT = 512
+
+
 def compile_plan(version: WorkflowVersion) -> dict[str, Any]:
-    """Return {"root": [names], "actions": {name: node}}; raise PlanError if anything is wrong."""
+    """Return {"root": [names], "actions": {name: node}}; raise PlanError if anything is wrong.
+
+    A published version never changes, so its plan is compiled once per process.
+    """
+    if not version.is_published:
+        return _compile(version)
+    plan = _PUBLISHED_PLANS.get(version.id)
+    if plan is None:
+        plan = _compile(version)
+        if len(_PUBLISHED_PLANS) >= _CACHE_LIMIT:
+            _PUBLISHED_PLANS.clear()
+        _PUBLISHED_PLANS[version.id] = plan
+    return plan
+
+
+def _compile(version: WorkflowVersion) -> dict[str, Any]:
     actions = list(version.actions.order_by("parent_id", "slot", "position"))
     by_id = {action.id: action for action in actions}
     nodes: dict[str, dict[str, Any]] = {}

@@ -12,6 +12,7 @@ import json
 import operator
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
@@ -143,17 +144,27 @@ def referenced_names(source: str) -> set[tuple[str, str]]:
     return found
 
 
+@lru_cache(maxsize=2048)
+def _compiled_expression(expression: str) -> Any:
+    return ENVIRONMENT.compile_expression(expression, undefined_to_none=False)
+
+
+@lru_cache(maxsize=2048)
+def _compiled_template(source: str) -> Any:
+    return ENVIRONMENT.from_string(source)
+
+
 def render_string(source: str, context: Mapping[str, Any]) -> Any:
     """Render one string; a lone `{{ expr }}` keeps its native type (list, number, dict...)."""
     try:
         single = SINGLE_EXPRESSION.match(source)
         if single and "{{" not in single.group("expr") and "}}" not in single.group("expr"):
-            compiled = ENVIRONMENT.compile_expression(single.group("expr"), undefined_to_none=False)
+            compiled = _compiled_expression(single.group("expr"))
             value = compiled(**context)
             if isinstance(value, StrictUndefined):
                 str(value)  # raises UndefinedError with the missing name
             return _cap_output(value)
-        return _cap_output(ENVIRONMENT.from_string(source).render(**context))
+        return _cap_output(_compiled_template(source).render(**context))
     except UndefinedError as exc:
         raise ExpressionError(f"undefined value: {exc.message}") from None
     except SecurityError as exc:

@@ -1,0 +1,184 @@
+"""HTTP triggers under load, on Daphne with real workers, against their baselines.
+
+- webhook_sync_p50/p95_ms: one client calling a sync trigger of a 3-step workflow ending in
+  `respond`; baseline_django_view_p50_ms: the same client on a plain view doing one insert.
+- webhook_runs_per_s: async calls from 16 clients, 2 workers, runs completed per second;
+  runs_per_s_1_worker / _2_workers: the same run with one and with two worker processes.
+- load_*: 2,000 async calls at concurrency 20: throughput, latency, 5xx count, and whether
+  every accepted call made exactly one run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from common import BASE_DIR, setup_django, start_workers, stop, wait_until
+
+SYNC_CALLS = 200
+LOAD_CALLS = 2000
+THROUGHPUT_CALLS = 600
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def step(step_name, type_, **inputs):
+    return {"name": step_name, "type": type_, "inputs": inputs}
+
+
+def prepare() -> None:
+    from environments.models import Deployment, Environment
+    from workflows.format import workflow_import
+    from workflows.models import Collection, Workflow
+
+    env, _ = Environment.objects.get_or_create(name="bench", defaults={"position": 999})
+    Collection.objects.get_or_create(environment=env, name="bench-baseline")
+    for name, mode, last in (("bench-sync", "sync", step("answer", "respond", body={"ok": True})),
+                             ("bench-async", "async", step("done", "log", message="done"))):
+        Workflow.objects.filter(name=name).delete()
+        version = workflow_import(document={
+            "format": "owlgrid.workflow/v1", "name": name,
+            "triggers": [{"name": "hook", "type": "http",
+                          "settings": {"mode": mode, "timeout": 10},
+                          "access": {"mode": "public"}}],
+            "actions": [step("one", "set_variable", name="x", value="{{ trigger.body.n }}"),
+                        step("two", "log", message="n={{ vars.x }}"), last],
+        }, publish=True)
+        Deployment.objects.create(workflow=version.workflow, environment=env, version=version)
+
+
+def start_web(port: int) -> subprocess.Popen:
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="bench.settings")
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         "owlgrid_site.asgi:application"],
+        cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    wait_until(lambda: _answers(port), 30, 0.2)
+    return process
+
+
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/login/", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def latencies(client: httpx.Client, url: str, count: int) -> list[float]:
+    for n in range(20):
+        client.post(url, json={"n": n})
+    times = []
+    for n in range(count):
+        began = time.perf_counter()
+        response = client.post(url, json={"n": n})
+        times.append((time.perf_counter() - began) * 1000)
+        assert response.status_code in (200, 201), response.text
+    return times
+
+
+def percentile(values: list[float], q: float) -> float:
+    return round(statistics.quantiles(values, n=100)[int(q) - 1], 2)
+
+
+def fire(url: str, count: int, concurrency: int) -> tuple[list[float], list[int], list[str], float]:
+    local = threading.local()
+
+    def one(n: int) -> tuple[float, int, str]:
+        # One keep-alive client per thread: building a client (and its TLS context) per call
+        # would make the load generator, not the server, the bottleneck.
+        client = getattr(local, "client", None) or httpx.Client(timeout=30)
+        local.client = client
+        began = time.perf_counter()
+        response = client.post(url, json={"n": n})
+        run_id = response.json().get("run_id", "") if response.status_code == 202 else ""
+        return (time.perf_counter() - began) * 1000, response.status_code, run_id
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(one, range(count)))
+    elapsed = time.perf_counter() - began
+    return [r[0] for r in results], [r[1] for r in results], [r[2] for r in results], elapsed
+
+
+def runs_per_second(run_ids: list[str]) -> float:
+    from runner.models import Run
+
+    runs = Run.objects.filter(id__in=run_ids)
+    wait_until(lambda: runs.filter(status="completed").count() == len(run_ids), 300, 0.2)
+    bounds = [(r.created_at, r.finished_at) for r in runs]
+    first = min(b[0] for b in bounds)
+    last = max(b[1] for b in bounds)
+    return round(len(run_ids) / (last - first).total_seconds(), 1)
+
+
+def throughput(base: str, workers: int) -> float:
+    process = start_workers(workers)
+    try:
+        time.sleep(3)
+        _, statuses, run_ids, _ = fire(f"{base}/hooks/bench/bench-async", THROUGHPUT_CALLS, 16)
+        return runs_per_second([r for r in run_ids if r])
+    finally:
+        stop(process)
+
+
+def measure() -> dict:
+    setup_django()
+    prepare()
+    from runner.models import Run
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    web = start_web(port)
+    try:
+        figures = {}
+        one = throughput(base, 1)
+        two = throughput(base, 2)
+        figures.update(runs_per_s_1_worker=one, runs_per_s_2_workers=two,
+                       workers_scaling_ratio=round(two / one, 2), webhook_runs_per_s=two)
+        workers = start_workers(2)
+        try:
+            time.sleep(3)
+            with httpx.Client(timeout=30) as client:
+                sync = latencies(client, f"{base}/hooks/bench/bench-sync", SYNC_CALLS)
+                baseline = latencies(client, f"{base}/bench/baseline", SYNC_CALLS)
+            figures.update(
+                webhook_sync_p50_ms=percentile(sync, 50), webhook_sync_p95_ms=percentile(sync, 95),
+                baseline_django_view_p50_ms=percentile(baseline, 50),
+            )
+            before = Run.objects.count()
+            times, statuses, run_ids, elapsed = fire(f"{base}/hooks/bench/bench-async",
+                                                     LOAD_CALLS, 20)
+            accepted = [r for r in run_ids if r]
+            figures.update(
+                load_calls=LOAD_CALLS, load_concurrency=20,
+                load_calls_per_s=round(LOAD_CALLS / elapsed, 1),
+                load_p50_ms=percentile(times, 50), load_p95_ms=percentile(times, 95),
+                load_5xx=sum(1 for s in statuses if s >= 500),
+                load_accepted=len(accepted),
+                load_one_run_per_call=(Run.objects.count() - before == len(accepted)
+                                       and len(set(accepted)) == len(accepted)),
+            )
+        finally:
+            stop(workers)
+        return figures
+    finally:
+        stop(web)
+
+
+if __name__ == "__main__":
+    json.dump(measure(), sys.stdout, indent=2)
+    print()
