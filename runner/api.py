@@ -158,10 +158,15 @@ def start_run(request: HttpRequest, name: str, payload: RunIn):
             return Status(400, error_body("invalid", "Unknown version.", [
                 {"path": "version", "message": f"{name} has no version {payload.version}"}
             ]))
-    run = services.run_start(
-        workflow=workflow, trigger_type="manual", trigger_input={"body": payload.input},
-        environment=environment, version=version, user=principal_user(request),
-    )
+    try:
+        run = services.run_start_manual(
+            workflow=workflow, payload=payload.input, environment=environment, version=version,
+            user=principal_user(request),
+        )
+    except services.InputRejected as exc:
+        return Status(400, error_body("invalid_input", "The input does not match the manual "
+                                      "trigger's schema.",
+                                      [{**f, "path": f"input.{f['path']}"} for f in exc.fields]))
     return Status(201, run_out(run))
 
 

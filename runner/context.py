@@ -140,6 +140,12 @@ class StepCtx:
         self.engine.flush()
         journal.release_lock(self.engine.run, name)
 
+    def record_written(self, *, collection: str, record_id: str, event: str) -> None:
+        from runner.reactions import record_written
+
+        record_written(run=self.engine.run, collection=collection, record_id=record_id,
+                       event=event)
+
     def approval_decision(self, *, group: str) -> dict[str, Any] | None:
         return self.state.get("decision")
 

@@ -292,6 +292,18 @@ class Engine:
             return masked
 
     def _invoke(self, action_type, node, key, attempt, inputs, state, scope, prefix) -> Any:
+        try:
+            return self._invoke_unguarded(action_type, node, key, attempt, inputs, state, scope,
+                                          prefix)
+        except (ActionError, Park, StopRun, RunCancelled, journal.LeaseLost):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug must fail the step, not loop the run
+            logger.exception("run %s step %s: unexpected error", self.run.id, key)
+            raise ActionError(f"internal error: {type(exc).__name__}: {exc}",
+                              kind="internal_error") from None
+
+    def _invoke_unguarded(self, action_type, node, key, attempt, inputs, state, scope,
+                          prefix) -> Any:
         ctx = StepCtx(self, node, key, attempt, state, scope, prefix)
         real_inputs = self.bindings.substitute(inputs)
         parsed = action_type.parse_inputs(_without(real_inputs, action_type.raw_inputs))

@@ -19,13 +19,13 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from jsonschema import Draft202012Validator
 
 from environments.models import Deployment, Environment
 from runner import services, trigger_limits
 from runner.models import Run
 from runner.trigger_access import Refusal, check_access
 from workflows.models import Trigger
+from workflows.trigger_input import body_problems
 
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_SYNC_TIMEOUT = 10.0
@@ -145,13 +145,8 @@ def build_input(request: HttpRequest, body: bytes) -> dict[str, Any]:
 
 
 def check_schema(schema: dict | None, body: Any) -> None:
-    if not schema:
-        return
-    errors = sorted(Draft202012Validator(schema).iter_errors(body),
-                    key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        fields = [{"path": ".".join(map(str, e.absolute_path)) or "body", "message": e.message}
-                  for e in errors]
+    fields = body_problems(schema, body)
+    if fields:
         raise Reject(400, "invalid_body", "The body does not match the trigger's schema.",
                      fields)
 

@@ -234,6 +234,7 @@ def finish(
         if run.parent_run_id:
             wake(run.parent_run_id)
         broadcast.run_status_on_commit(run)
+        transaction.on_commit(lambda: _react_to_finish(run.id))
 
 
 def already_due(run: Run, reason: str) -> bool:
@@ -249,6 +250,15 @@ def already_due(run: Run, reason: str) -> bool:
     if reason == "concurrency":
         return not concurrency_blocked(run)
     return False
+
+
+def _react_to_finish(run_id: Any) -> None:
+    from runner.reactions import run_finished
+
+    try:
+        run_finished(run_id)
+    except Exception:  # noqa: BLE001 - a reaction must never break the run that ended
+        logger.warning("run-event triggers for %s failed", run_id, exc_info=True)
 
 
 def wake(run_id: Any) -> bool:

@@ -14,6 +14,7 @@ from runner import journal
 from runner.models import Run, RunStatus, StepEvent, StepStatus
 from runner.plan import PlanError, compile_plan
 from workflows.models import Trigger, Workflow, WorkflowVersion
+from workflows.trigger_input import body_problems, input_schema
 
 
 def resolve_version(*, workflow: Workflow, environment: Environment | None) -> WorkflowVersion:
@@ -75,13 +76,42 @@ def run_start(
     return journal.create_run(**fields)
 
 
+class InputRejected(ValidationError):
+    """A payload that fails the trigger's JSON Schema; `fields` lists every failing path."""
+
+    def __init__(self, fields: list[dict[str, str]]):
+        super().__init__("; ".join(f"{f['path']}: {f['message']}" for f in fields))
+        self.fields = fields
+
+
+def run_start_manual(*, workflow: Workflow, payload: Any, environment: Environment | None = None,
+                     version: WorkflowVersion | None = None, user: Any = None) -> Run:
+    """A run started by hand (page or API); the payload must pass the manual trigger's schema."""
+    version = version or resolve_version(workflow=workflow, environment=environment)
+    fields = body_problems(input_schema(version, Trigger.Type.MANUAL), payload)
+    if fields:
+        raise InputRejected(fields)
+    return run_start(workflow=workflow, version=version, environment=environment,
+                     trigger_type="manual", trigger_input={"body": payload}, user=user)
+
+
 def run_start_child(*, parent: Run, workflow_name: str, payload: Any, run_id: uuid.UUID) -> Run:
+    from workflows.actions.base import ActionError
+
     workflow = Workflow.objects.filter(name=workflow_name).first()
     if workflow is None:
-        from workflows.actions.base import ActionError
-
         raise ActionError(f"no workflow named {workflow_name!r}", kind="unknown_workflow")
+    try:
+        version = resolve_version(workflow=workflow, environment=parent.environment)
+    except ValidationError as exc:
+        raise ActionError(" ".join(exc.messages), kind="not_deployed") from None
+    fields = body_problems(input_schema(version, Trigger.Type.WORKFLOW), payload)
+    if fields:
+        details = "; ".join(f"{f['path']}: {f['message']}" for f in fields)
+        raise ActionError(f"payload rejected by {workflow_name}: {details}",
+                          kind="invalid_input", fields=fields)
     return run_start(
+        version=version,
         workflow=workflow,
         trigger_type="workflow",
         trigger_input={"body": payload, "parent_run": str(parent.id)},

@@ -83,9 +83,8 @@ def workflow_run_start(request: HttpRequest, name: str) -> HttpResponse:
         messages.error(request, f"Input: not valid JSON ({exc}).")
         return redirect("workflows:detail", name=name)
     try:
-        run = services.run_start(workflow=workflow, environment=environment,
-                                 trigger_type="manual", trigger_input={"body": payload},
-                                 user=request.user)
+        run = services.run_start_manual(workflow=workflow, environment=environment,
+                                        payload=payload, user=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("workflows:detail", name=name)

@@ -234,6 +234,40 @@ def check_record_settings(values: dict) -> list[Problem]:
     events = values.get("events", ["created"])
     if not isinstance(events, list) or not set(events) <= {"created", "updated"}:
         problems.append(("events", "use a list of 'created' and 'updated'"))
+    problems += check_filter(values.get("filter"))
+    return problems
+
+
+def check_filter(source: Any) -> list[Problem]:
+    from workflows.expressions import syntax_error
+
+    if source is None:
+        return []
+    if not isinstance(source, str):
+        return [("filter", "use an expression, e.g. {{ record.data.status == 'new' }}")]
+    message = syntax_error(source)
+    return [("filter", message)] if message else []
+
+
+def check_input_schema(values: dict) -> list[Problem]:
+    schema = values.get("json_schema")
+    if schema is None:
+        return []
+    try:
+        Draft202012Validator.check_schema(schema)
+    except Exception as exc:  # noqa: BLE001 - jsonschema's SchemaError and friends
+        return [("json_schema", f"not a valid JSON Schema: {str(exc)[:200]}")]
+    return []
+
+
+def check_run_settings(values: dict) -> list[Problem]:
+    problems: list[Problem] = []
+    if not values.get("workflow"):
+        problems.append(("workflow", "name the workflow whose runs are watched, or '*'"))
+    statuses = values.get("statuses", ["failed"])
+    if not isinstance(statuses, list) or not statuses or not set(statuses) <= {
+        "completed", "failed", "cancelled"}:
+        problems.append(("statuses", "use a list of 'completed', 'failed' and 'cancelled'"))
     return problems
 
 
@@ -241,4 +275,7 @@ TRIGGER_CHECKS = {
     "http": check_http_settings,
     "schedule": check_schedule_settings,
     "record": check_record_settings,
+    "manual": check_input_schema,
+    "workflow": check_input_schema,
+    "run": check_run_settings,
 }

@@ -146,6 +146,7 @@ class Trigger(_DraftOnlyChild):
         MANUAL = "manual", "Manual"
         WORKFLOW = "workflow", "Another workflow"
         RECORD = "record", "Record written"
+        RUN = "run", "Another run finished"
 
     class Access(models.TextChoices):
         GROUP = "group", "Security group"
@@ -172,7 +173,9 @@ class Trigger(_DraftOnlyChild):
         constraints = [
             models.UniqueConstraint(fields=["version", "name"], name="trigger_unique_name"),
             models.CheckConstraint(
-                condition=Q(type__in=["http", "schedule", "manual", "workflow", "record"]),
+                condition=Q(
+                    type__in=["http", "schedule", "manual", "workflow", "record", "run"]
+                ),
                 name="trigger_known_type",
             ),
             models.CheckConstraint(

@@ -1,0 +1,96 @@
+"""Workflows started by what happens in OwlGrid: a record written, another run finishing.
+
+Both look for deployments, in the environment where the event happened, whose version has a
+matching trigger. A workflow never re-triggers itself, and a chain of reactions stops at
+OWLGRID_MAX_RUN_DEPTH, so two workflows cannot feed each other forever.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from environments.models import Deployment
+from runner.models import Run
+from workflows.expressions import ExpressionError, render_string, truthy
+from workflows.models import Record, Trigger
+
+logger = logging.getLogger("owlgrid.runner")
+
+
+def matching_triggers(environment_id: Any, trigger_type: str):
+    deployments = Deployment.objects.filter(
+        environment_id=environment_id, workflow__active=True
+    ).select_related("workflow", "version", "environment")
+    for deployment in deployments:
+        for trigger in deployment.version.triggers.filter(type=trigger_type):
+            yield deployment, trigger
+
+
+def record_written(*, run: Run, collection: str, record_id: str, event: str) -> list[Run]:
+    """Start the workflows whose record trigger matches this write."""
+    from runner import services
+
+    if run.environment_id is None or run.depth + 1 > settings.OWLGRID_MAX_RUN_DEPTH:
+        return []
+    record = Record.objects.filter(id=record_id).first()
+    if record is None:
+        return []
+    payload = {"event": event, "collection": collection,
+               "record": {"id": str(record.id), "key": record.key, "data": record.data}}
+    started = []
+    for deployment, trigger in matching_triggers(run.environment_id, Trigger.Type.RECORD):
+        options = trigger.settings or {}
+        if (options.get("collection") != collection
+                or event not in options.get("events", ["created"])
+                or deployment.workflow_id == run.workflow_id
+                or not passes_filter(options.get("filter"), payload)):
+            continue
+        started.append(services.run_start(
+            workflow=deployment.workflow, version=deployment.version,
+            environment=deployment.environment, trigger=trigger, trigger_type="record",
+            trigger_input={"body": payload}, parent_run=run,
+        ))
+    return started
+
+
+def passes_filter(source: str | None, payload: dict[str, Any]) -> bool:
+    if not source:
+        return True
+    try:
+        return truthy(render_string(source, payload))
+    except ExpressionError as exc:
+        logger.warning("record trigger filter failed: %s", exc)
+        return False
+
+
+def run_finished(run_id: Any) -> None:
+    """Start the workflows watching runs like this one finish (seed 003's reactions)."""
+    from runner import services
+
+    try:
+        run = Run.objects.select_related("workflow", "environment").filter(id=run_id).first()
+        if run is None or run.environment_id is None:
+            return
+        if run.depth + 1 > settings.OWLGRID_MAX_RUN_DEPTH:
+            return
+        summary = {"run_id": str(run.id), "workflow": run.workflow.name, "status": run.status,
+                   "error": run.error, "result": run.result,
+                   "finished_at": run.finished_at.isoformat() if run.finished_at else None}
+        for deployment, trigger in matching_triggers(run.environment_id, Trigger.Type.RUN):
+            options = trigger.settings or {}
+            watched = options.get("workflow")
+            if (deployment.workflow_id == run.workflow_id
+                    or watched not in {"*", run.workflow.name}
+                    or run.status not in options.get("statuses", ["failed"])):
+                continue
+            services.run_start(
+                workflow=deployment.workflow, version=deployment.version,
+                environment=deployment.environment, trigger=trigger, trigger_type="run",
+                trigger_input={"body": summary}, parent_run=run,
+            )
+    finally:
+        close_old_connections()

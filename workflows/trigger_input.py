@@ -1,0 +1,29 @@
+"""Checks of what a trigger hands to a run: the body against the trigger's JSON Schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from workflows.models import Trigger, WorkflowVersion
+
+
+def body_problems(schema: dict | None, body: Any) -> list[dict[str, str]]:
+    """Every failing field of `body`, as {"path", "message"}; empty when valid or no schema."""
+    if not schema:
+        return []
+    errors = sorted(Draft202012Validator(schema).iter_errors(body),
+                    key=lambda e: list(map(str, e.absolute_path)))
+    return [{"path": ".".join(map(str, e.absolute_path)) or "body", "message": e.message}
+            for e in errors]
+
+
+def input_schema(version: WorkflowVersion, trigger_type: str) -> dict | None:
+    """The JSON Schema of the version's first trigger of that type, if it declares one."""
+    trigger = version.triggers.filter(type=trigger_type).order_by("position").first()
+    return (trigger.settings or {}).get("json_schema") if trigger else None
+
+
+def triggers_of(version: WorkflowVersion, trigger_type: str) -> list[Trigger]:
+    return list(version.triggers.filter(type=trigger_type).order_by("position"))
