@@ -28,3 +28,18 @@ def user_may_view_run(user: Any, run_id: str) -> bool:
         return False
     run = Run.objects.select_related("workflow").filter(id=run_id).first()
     return run is not None and user_has_workflow_right(user, run.workflow, "view")
+
+
+def visible_run_filter(user: Any):
+    """A predicate telling whether a run id belongs to a workflow the user may view."""
+    from environments.permissions import workflows_visible_to
+    from workflows.models import Workflow
+
+    workflow_ids = set(
+        workflows_visible_to(user, Workflow.objects.all()).values_list("id", flat=True)
+    )
+
+    def visible(run_id: str) -> bool:
+        return Run.objects.filter(id=run_id, workflow_id__in=workflow_ids).exists()
+
+    return visible

@@ -1,0 +1,175 @@
+"""Live logs over websockets (Channels): backlog then live, resume, refusals, a 10,000-line burst."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from owlgrid_site.asgi import application
+from runner import services
+from runner.broadcast import run_group
+from runner.models import LogLine, Run
+from tests.runner.builders import publish_workflow
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def run(ops_group, redis_conn):
+    workflow, version = publish_workflow("watched", [
+        {"name": "say", "type": "log", "inputs": {"message": "hi"}}])
+    workflow.perimeters.add(ops_group)
+    run = Run.objects.create(workflow=workflow, version=version, trigger_type="manual")
+    LogLine.objects.bulk_create(LogLine(run=run, seq=i, message=f"line {i}") for i in (1, 2, 3))
+    return run
+
+
+def cookie_for(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+def communicator(path, cookie=None, origin=b"http://127.0.0.1"):
+    headers = [(b"host", b"127.0.0.1"), (b"origin", origin)]
+    if cookie is not None:
+        headers.append((b"cookie", cookie))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+async def receive_lines(ws, count, timeout=5):
+    seqs = []
+    while len(seqs) < count:
+        message = await ws.receive_json_from(timeout=timeout)
+        if message["type"] == "line":
+            seqs.append(message["seq"])
+    return seqs
+
+
+def test_backlog_then_live_lines(run, admin_user):
+    cookie = cookie_for(admin_user)
+
+    async def scenario():
+        ws = communicator(f"/ws/runs/{run.id}/", cookie)
+        connected, _ = await ws.connect()
+        assert connected
+        assert await receive_lines(ws, 3) == [1, 2, 3]
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: LogLine.objects.create(run=run, seq=4, message="line 4"))
+        await get_channel_layer().group_send(run_group(run.id), {
+            "type": "log.lines", "lines": [{"seq": 4, "step": "", "level": "info",
+                                            "message": "line 4"}]})
+        assert await receive_lines(ws, 1) == [4]
+        await ws.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_reconnect_resumes_after_the_last_number(run, admin_user):
+    cookie = cookie_for(admin_user)
+
+    async def scenario():
+        ws = communicator(f"/ws/runs/{run.id}/?after=2", cookie)
+        assert (await ws.connect())[0]
+        assert await receive_lines(ws, 1) == [3]
+        assert await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_gap_in_live_messages_is_filled_from_the_database(run, admin_user):
+    cookie = cookie_for(admin_user)
+
+    async def scenario():
+        ws = communicator(f"/ws/runs/{run.id}/", cookie)
+        assert (await ws.connect())[0]
+        assert await receive_lines(ws, 3) == [1, 2, 3]
+        await asyncio.get_running_loop().run_in_executor(None, lambda: LogLine.objects.bulk_create(
+            LogLine(run=run, seq=i, message=f"line {i}") for i in (4, 5, 6)))
+        # Lines 4 and 5 were "dropped" by the channel layer; only 6 arrives live.
+        await get_channel_layer().group_send(run_group(run.id), {
+            "type": "log.lines", "lines": [{"seq": 6, "step": "", "level": "info",
+                                            "message": "line 6"}]})
+        assert await receive_lines(ws, 3) == [4, 5, 6]
+        await ws.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_users_without_the_right_and_anonymous_are_refused(run, outsider):
+    cookies = [cookie_for(outsider), None]
+
+    async def scenario():
+        for cookie in cookies:
+            ws = communicator(f"/ws/runs/{run.id}/", cookie)
+            connected, code = await ws.connect()
+            assert not connected and code == 4403
+
+    async_to_sync(scenario)()
+
+
+def test_cross_origin_handshake_is_refused(run, admin_user):
+    cookie = cookie_for(admin_user)
+
+    async def scenario():
+        ws = communicator(f"/ws/runs/{run.id}/", cookie, origin=b"https://evil.example")
+        connected, _ = await ws.connect()
+        assert not connected
+
+    async_to_sync(scenario)()
+
+
+def test_runs_stream_only_shows_visible_runs(run, member, outsider):
+    member_cookie, outsider_cookie = cookie_for(member), cookie_for(outsider)
+
+    async def scenario():
+        ws = communicator("/ws/runs/", member_cookie)
+        assert (await ws.connect())[0]
+        await get_channel_layer().group_send("runs", {"type": "run.status", "run": str(run.id),
+                                                      "status": "running"})
+        assert await ws.receive_json_from(timeout=5) == {"type": "status", "run": str(run.id),
+                                                         "status": "running"}
+        await ws.disconnect()
+        ws = communicator("/ws/runs/", outsider_cookie)
+        assert (await ws.connect())[0]
+        await get_channel_layer().group_send("runs", {"type": "run.status", "run": str(run.id),
+                                                      "status": "running"})
+        assert await ws.receive_nothing(timeout=0.5)
+        await ws.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_10000_line_burst_arrives_complete_in_order(ops_group, admin_user, workers):
+    workflow, _ = publish_workflow("chatty", [
+        {"name": "burst", "type": "log", "inputs": {"message": "tick", "repeat": 10000}}])
+    workflow.perimeters.add(ops_group)
+    run = services.run_start(workflow=workflow, trigger_type="manual")
+    cookie = cookie_for(admin_user)
+
+    async def scenario():
+        ws = communicator(f"/ws/runs/{run.id}/", cookie)
+        assert (await ws.connect())[0]
+        seqs = []
+        while True:
+            try:
+                message = await ws.receive_json_from(timeout=30)
+            except TimeoutError:
+                raise AssertionError(f"stalled after {len(seqs)} lines") from None
+            if message["type"] == "line":
+                seqs.append(message["seq"])
+            elif message["status"] in {"completed", "failed"}:
+                break
+        await ws.disconnect()
+        return seqs
+
+    workers.start(1)
+    seqs = async_to_sync(scenario)()
+    assert seqs[:10000] == list(range(1, 10001))
+    assert len(seqs) == len(set(seqs))
