@@ -1,4 +1,4 @@
-"""Live logs over websockets (Channels): backlog then live, resume, refusals, a 10,000-line burst."""
+"""Live logs over websockets: backlog then live, resume, refusals, a 10,000-line burst."""
 
 from __future__ import annotations
 
