@@ -7,4 +7,8 @@ urlpatterns = [
     path("", views.run_list, name="list"),
     path("<uuid:run_id>/", views.run_detail, name="detail"),
     path("<uuid:run_id>/log.txt", views.run_log_download, name="log_download"),
+    path("<uuid:run_id>/cancel/", views.run_cancel, name="cancel"),
+    path("<uuid:run_id>/retry/", views.run_retry, name="retry"),
+    path("<uuid:run_id>/rerun/", views.run_rerun, name="rerun"),
+    path("<uuid:run_id>/decide/", views.run_decide, name="decide"),
 ]

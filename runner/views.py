@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from environments.models import Environment
 from environments.permissions import user_has_workflow_right, workflows_visible_to
-from runner import services
+from runner import selectors, services
 from runner.models import LogLine, Run, RunStatus
 from workflows.models import Workflow
 
@@ -26,29 +29,100 @@ def get_run_for_user(request: HttpRequest, run_id: str, right: str = "view") -> 
     return run
 
 
+SINCE = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7),
+         "30d": timedelta(days=30)}
+
+
 @login_required
 def run_list(request: HttpRequest) -> HttpResponse:
     visible = workflows_visible_to(request.user, Workflow.objects.all())
-    runs = Run.objects.filter(workflow__in=visible).select_related("workflow", "environment")
-    status = request.GET.get("status", "")
-    if status in RunStatus.values:
-        runs = runs.filter(status=status)
-    workflow = request.GET.get("workflow", "")
-    if workflow:
-        runs = runs.filter(workflow__name=workflow)
+    runs = Run.objects.filter(workflow__in=visible).select_related(
+        "workflow", "environment", "version")
+    filters = {name: request.GET.get(name, "") for name in
+               ("workflow", "environment", "status", "trigger", "since")}
+    if filters["status"] in RunStatus.values:
+        runs = runs.filter(status=filters["status"])
+    if filters["workflow"]:
+        runs = runs.filter(workflow__name=filters["workflow"])
+    if filters["environment"]:
+        runs = runs.filter(environment__name=filters["environment"])
+    if filters["trigger"]:
+        runs = runs.filter(trigger_type=filters["trigger"])
+    if filters["since"] in SINCE:
+        runs = runs.filter(created_at__gte=timezone.now() - SINCE[filters["since"]])
     page = Paginator(runs, 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "runner/list.html",
-        {"page": page, "statuses": RunStatus.choices, "status": status, "workflow": workflow},
-    )
+    query = urlencode({k: v for k, v in filters.items() if v})
+    return render(request, "runner/list.html", {
+        "page": page, "filters": filters, "query": query, "statuses": RunStatus.choices,
+        "environments": Environment.objects.all(), "since_choices": list(SINCE),
+        "trigger_types": ["http", "schedule", "manual", "workflow", "record", "run"],
+    })
 
 
 @login_required
 def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
     run = get_run_for_user(request, run_id)
-    events = run.step_events.order_by("id")
-    return render(request, "runner/detail.html", {"run": run, "events": events})
+    steps = selectors.run_steps(run)
+    return render(request, "runner/detail.html", {
+        "run": run, "steps": steps, "timeline": selectors.timeline(run, steps),
+        "approvals": selectors.pending_approvals(run, request.user),
+        "can_run": user_has_workflow_right(request.user, run.workflow, "run"),  # type: ignore[arg-type]
+        "retryable": run.status in {RunStatus.FAILED, RunStatus.CANCELLED},
+    })
+
+
+def _run_action(request: HttpRequest, run_id: str, right: str) -> Run:
+    run = get_run_for_user(request, run_id)
+    if not user_has_workflow_right(request.user, run.workflow, right):  # type: ignore[arg-type]
+        raise PermissionDenied(f"You may not {right} runs of {run.workflow.name}.")
+    return run
+
+
+@login_required
+@require_POST
+def run_cancel(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = _run_action(request, run_id, "run")
+    services.run_cancel(run=run, user=request.user)
+    messages.info(request, "Cancellation requested.")
+    return redirect("runner:detail", run_id=run.id)
+
+
+@login_required
+@require_POST
+def run_retry(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = _run_action(request, run_id, "run")
+    try:
+        new_run = services.run_retry(run=run, user=request.user,
+                                     latest_version=request.POST.get("version") == "latest")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("runner:detail", run_id=run.id)
+    return redirect("runner:detail", run_id=new_run.id)
+
+
+@login_required
+@require_POST
+def run_rerun(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = _run_action(request, run_id, "run")
+    return redirect("runner:detail", run_id=services.run_rerun(run=run, user=request.user).id)
+
+
+@login_required
+@require_POST
+def run_decide(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = _run_action(request, run_id, "approve")
+    try:
+        accepted = services.run_decide(
+            run=run, step_key=request.POST.get("step", ""), user=request.user,
+            approve=request.POST.get("decision") == "approve",
+            comment=request.POST.get("comment", "")[:2000],
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("runner:detail", run_id=run.id)
+    if not accepted:
+        messages.error(request, "This approval was already decided.")
+    return redirect("runner:detail", run_id=run.id)
 
 
 @login_required

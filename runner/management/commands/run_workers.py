@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 SWEEP_INTERVAL = 1.0
+PRUNE_EVERY = 3600  # seconds between retention passes
 
 
 class Command(BaseCommand):
@@ -49,6 +50,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        next_prune = time.monotonic() + 60
         try:
             while not stopping:
                 if any(child.poll() is not None for child in children):
@@ -57,6 +59,9 @@ class Command(BaseCommand):
                     break
                 if not options["no_sweeper"]:
                     sweep_safely()
+                    if time.monotonic() >= next_prune:
+                        prune_safely()
+                        next_prune = time.monotonic() + PRUNE_EVERY
                 time.sleep(SWEEP_INTERVAL)
         finally:
             stop_children(children)
@@ -77,6 +82,21 @@ def sweep_safely() -> None:
         import logging
 
         logging.getLogger("owlgrid.runner").warning("sweep failed", exc_info=True)
+    finally:
+        close_old_connections()
+
+
+def prune_safely() -> None:
+    from django.db import close_old_connections
+
+    from runner.retention import prune_runs
+
+    try:
+        prune_runs()
+    except Exception:  # noqa: BLE001 - retention must never stop the workers
+        import logging
+
+        logging.getLogger("owlgrid.runner").warning("retention pass failed", exc_info=True)
     finally:
         close_old_connections()
 
