@@ -2,10 +2,13 @@
 
 import os
 
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "owlgrid_site.settings")
-django_asgi_app = get_asgi_application()
+# Static files are served by the app itself (from static/, no collectstatic step), so that
+# `make run` is complete on its own; a proxy may serve STATIC_ROOT in front of it instead.
+django_asgi_app = ASGIStaticFilesHandler(get_asgi_application())
 
 from channels.auth import AuthMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

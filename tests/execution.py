@@ -106,3 +106,42 @@ def wait_for_run(run_id, statuses=("completed", "failed", "cancelled"), timeout:
         time.sleep(0.05)
     run = Run.objects.get(id=run_id)
     raise AssertionError(f"run {run_id} is {run.status} ({run.status_reason}) after {timeout}s")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def daphne_server(transactional_db, redis_conn):
+    """The real ASGI app (HTTP and websockets) served by Daphne against the test database."""
+    import urllib.request
+
+    from django.conf import settings
+
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=test_database_url(), REDIS_URL=settings.REDIS_URL,
+               PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         "owlgrid_site.asgi:application"],
+        cwd=BASE_DIR, env=env, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/login/", timeout=1)  # noqa: S310 - our own server
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.2)
+    yield url
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=15)
