@@ -87,26 +87,24 @@ class RunLogConsumer(GuardedConsumer):
             lines = await database_sync_to_async(selectors.log_lines_after)(
                 self.run_id, self.last_seq, BACKLOG_BATCH
             )
-            for line in lines:
-                await self.send_line(line)
+            await self.send_lines(lines)
             if len(lines) < BACKLOG_BATCH:
                 return
 
-    async def send_line(self, line: dict) -> None:
-        await self.send_json({"type": "line", **line})
-        self.last_seq = line["seq"]
+    async def send_lines(self, lines: list[dict]) -> None:
+        """One frame per batch: a burst costs a few frames, not one per line."""
+        if lines:
+            await self.send_json({"type": "lines", "lines": lines})
+            self.last_seq = lines[-1]["seq"]
 
     async def log_lines(self, event: dict) -> None:
         """Lines published by the runner; a gap is filled from the database first."""
         async with self.sending:
-            for line in event["lines"]:
-                if line["seq"] <= self.last_seq:
-                    continue
-                if line["seq"] > self.last_seq + 1:
-                    await self._send_backlog()
-                    if line["seq"] <= self.last_seq:
-                        continue
-                await self.send_line(line)
+            fresh = [line for line in event["lines"] if line["seq"] > self.last_seq]
+            if fresh and fresh[0]["seq"] > self.last_seq + 1:
+                await self._send_backlog()
+                fresh = [line for line in fresh if line["seq"] > self.last_seq]
+            await self.send_lines(fresh)
 
     async def run_status(self, event: dict) -> None:
         async with self.sending:

@@ -35,6 +35,7 @@ from workflows.expressions import ExpressionError, render_value
 logger = logging.getLogger("owlgrid.runner")
 IN_PROCESS_BACKOFF_LIMIT = 2.0  # longer retry delays park the run instead of sleeping
 LOG_FLUSH_LINES = 500
+LOG_FLUSH_SECONDS = 0.004
 NOT_RETRIED = {"invalid_inputs", "expression", "rejected", "outbound_refused", "cancelled"}
 
 
@@ -107,6 +108,7 @@ class Engine:
         self.pending_events: list[dict[str, Any]] = []
         self.pending_lines: list[dict[str, Any]] = []
         self.next_seq = run.next_log_seq
+        self.lines_since = 0.0
         self.vars: dict[str, Any] = {}
         self.response: dict[str, Any] | None = None
         self.cancel = run.cancel_requested
@@ -394,11 +396,15 @@ class Engine:
 
     def log(self, key: str, level: str, message: str) -> None:
         with self.write_lock:
+            if not self.pending_lines:
+                self.lines_since = time.monotonic()
             self.pending_lines.append({"seq": self.next_seq, "step_key": key, "level": level,
                                        "message": self.mask(message)})
             self.next_seq += 1
-            full = len(self.pending_lines) >= LOG_FLUSH_LINES
-        if full:
+            # Batches keep a burst cheap; the age bound keeps live viewers close behind.
+            due = (len(self.pending_lines) >= LOG_FLUSH_LINES
+                   or time.monotonic() - self.lines_since >= LOG_FLUSH_SECONDS)
+        if due:
             self.flush()
 
     def flush(self) -> None:

@@ -47,9 +47,10 @@
     const ws = new WebSocket(`${scheme}://${location.host}/ws/runs/${box.dataset.run}/?after=${lastSeq}`);
     ws.onmessage = (event) => {
       const msg = JSON.parse(event.data);
-      if (msg.type === "line" && msg.seq > lastSeq) {
-        lastSeq = msg.seq;
-        addLine(msg);
+      if (msg.type === "lines") {
+        for (const line of msg.lines) {
+          if (line.seq > lastSeq) { lastSeq = line.seq; addLine(line); }
+        }
       } else if (msg.type === "status") {
         setStatus(msg.status);
       }

@@ -46,8 +46,8 @@ async def receive_lines(ws, count, timeout=5):
     seqs = []
     while len(seqs) < count:
         message = await ws.receive_json_from(timeout=timeout)
-        if message["type"] == "line":
-            seqs.append(message["seq"])
+        if message["type"] == "lines":
+            seqs.extend(line["seq"] for line in message["lines"])
     return seqs
 
 
@@ -162,8 +162,8 @@ def test_a_10000_line_burst_arrives_complete_in_order(ops_group, admin_user, wor
                 message = await ws.receive_json_from(timeout=30)
             except TimeoutError:
                 raise AssertionError(f"stalled after {len(seqs)} lines") from None
-            if message["type"] == "line":
-                seqs.append(message["seq"])
+            if message["type"] == "lines":
+                seqs.extend(line["seq"] for line in message["lines"])
             elif message["status"] in {"completed", "failed"}:
                 break
         await ws.disconnect()
