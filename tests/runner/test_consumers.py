@@ -173,3 +173,30 @@ def test_a_10000_line_burst_arrives_complete_in_order(ops_group, admin_user, wor
     seqs = async_to_sync(scenario)()
     assert seqs[:10000] == list(range(1, 10001))
     assert len(seqs) == len(set(seqs))
+
+
+def test_the_stream_closes_on_logout_and_when_the_right_is_lost(run, admin_user, member,
+                                                                ops_group, monkeypatch):
+    from django.contrib.sessions.models import Session
+
+    from runner import consumers
+
+    monkeypatch.setattr(consumers, "RECHECK_SECONDS", 0.2)
+    admin_cookie, member_cookie = cookie_for(admin_user), cookie_for(member)
+
+    async def closes(cookie, revoke):
+        ws = communicator(f"/ws/runs/{run.id}/", cookie)
+        assert (await ws.connect())[0]
+        await receive_lines(ws, 3)
+        await asyncio.get_running_loop().run_in_executor(None, revoke)
+        output = await ws.receive_output(timeout=5)
+        assert output == {"type": "websocket.close", "code": 4403}
+
+    def log_out_admin():
+        Session.objects.filter(session_key=admin_cookie.decode().split("=")[1]).delete()
+
+    def drop_member_right():
+        ops_group.members.remove(member)
+
+    async_to_sync(closes)(admin_cookie, log_out_admin)
+    async_to_sync(closes)(member_cookie, drop_member_right)
