@@ -1,0 +1,213 @@
+"""Promotion of a deployed version to the next environment, after checks (seed 000's migration).
+
+Every check runs; all failures are reported together in plain words, and nothing changes unless
+all pass. Promotions of one workflow are serialised by a lock on the workflow row, so two
+concurrent promotions cannot both win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from environments.models import Connection, Deployment, Environment, PromotionRecord, Variable
+from environments.permissions import user_may_deploy_to
+from workflows.models import Workflow, WorkflowVersion
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"check": self.name, "ok": self.ok, "message": self.message}
+
+
+@dataclass
+class PromotionPlan:
+    workflow: Workflow
+    source: Environment | None
+    target: Environment
+    version: WorkflowVersion | None
+    current: WorkflowVersion | None
+    checks: list[Check] = field(default_factory=list)
+    diff: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    @property
+    def failures(self) -> list[str]:
+        return [check.message for check in self.checks if not check.ok]
+
+
+class PromotionRefused(Exception):  # noqa: N818 - reads as the outcome
+    def __init__(self, plan: PromotionPlan):
+        super().__init__("; ".join(plan.failures))
+        self.plan = plan
+
+
+def references(version: WorkflowVersion) -> dict[str, set[str]]:
+    """Variables, connections and security groups a version needs, by name."""
+    from workflows.format import requirements, version_document
+
+    document = version_document(version)
+    needs = requirements(version.requires or {}, document["actions"])
+    groups = {t["access"]["group"] for t in document["triggers"]
+              if t["access"]["mode"] == "group"}
+    secrets = {t["access"]["secret_variable"] for t in document["triggers"]
+               if t["access"]["mode"] == "hmac"}
+    from workflows.format import walk
+
+    groups |= {a["inputs"]["group"] for a in walk(document["actions"])
+               if a["type"] == "approval" and isinstance(a["inputs"].get("group"), str)}
+    return {"variables": set(needs["variables"]) | secrets,
+            "connections": set(needs["connections"]), "groups": groups}
+
+
+def check_right(user: Any, target: Environment) -> Check:
+    ok = user_may_deploy_to(user, target)
+    return Check("right", ok, f"You may deploy to {target.name}." if ok else
+                 f"You may not deploy to {target.name}: ask an administrator for the right.")
+
+
+def check_chain(source: Environment | None, target: Environment) -> Check:
+    if source is None:
+        return Check("chain", True, f"First deployment, to {target.name}.")
+    expected = source.next_in_chain()
+    if expected is not None and expected.id == target.id:
+        return Check("chain", True, f"{target.name} follows {source.name}.")
+    if expected is None:
+        return Check("chain", False, f"{source.name} is the last environment of the chain.")
+    return Check("chain", False, f"{source.name} promotes to {expected.name} first, "
+                                 f"not to {target.name}.")
+
+
+def check_version(version: WorkflowVersion | None, source: Environment | None) -> Check:
+    if version is None:
+        where = source.name if source else "the source"
+        return Check("version", False, f"Nothing is deployed in {where}.")
+    if not version.is_published:
+        return Check("version", False, f"Version {version.number} is a draft: publish it first.")
+    from workflows.format import version_document
+    from workflows.format_validation import check_document
+
+    problems = check_document(version_document(version))
+    if problems:
+        listed = "; ".join(f"{path}: {message}" for path, message in problems[:5])
+        return Check("version", False, f"Version {version.number} is not valid: {listed}")
+    return Check("version", True, f"Version {version.number} is valid.")
+
+
+def check_variables(names: set[str], target: Environment) -> Check:
+    present = {
+        v.name for v in Variable.objects.filter(environment=target, name__in=names)
+        if (v.encrypted_value if v.is_secret else v.value)
+    }
+    missing = sorted(names - present)
+    if missing:
+        return Check("variables", False, f"{target.name} lacks or has empty variables: "
+                                         f"{', '.join(missing)}.")
+    return Check("variables", True, f"All {len(names)} variable(s) are set in {target.name}.")
+
+
+def check_connections(names: set[str], target: Environment) -> Check:
+    from environments.services import connection_test
+
+    problems = []
+    for name in sorted(names):
+        connection = Connection.objects.filter(environment=target, name=name).first()
+        if connection is None:
+            problems.append(f"connection {name} does not exist in {target.name}")
+            continue
+        ok, message = connection_test(connection=connection)
+        if not ok:
+            problems.append(f"connection {name} fails its check: {message}")
+    if problems:
+        return Check("connections", False, "; ".join(problems) + ".")
+    return Check("connections", True, f"All {len(names)} connection(s) answer in {target.name}.")
+
+
+def check_groups(names: set[str]) -> Check:
+    from environments.models import SecurityGroup
+
+    missing = sorted(names - set(SecurityGroup.objects.filter(name__in=names).values_list(
+        "name", flat=True)))
+    if missing:
+        return Check("groups", False, f"Security groups do not exist: {', '.join(missing)}.")
+    return Check("groups", True, "Every security group named exists.")
+
+
+def plan_promotion(*, workflow: Workflow, source: Environment | None, target: Environment,
+                   user: Any, version: WorkflowVersion | None = None) -> PromotionPlan:
+    """Run every check (the dry run) and compute the diff against what the target runs now."""
+    from workflows.diff import documents_diff
+    from workflows.format import version_document
+
+    if version is None and source is not None:
+        deployment = Deployment.objects.filter(workflow=workflow, environment=source).first()
+        version = deployment.version if deployment else None
+    current_deployment = Deployment.objects.filter(workflow=workflow, environment=target).first()
+    current = current_deployment.version if current_deployment else None
+    plan = PromotionPlan(workflow, source, target, version, current)
+    plan.checks = [check_right(user, target), check_chain(source, target),
+                   check_version(version, source)]
+    if version is not None:
+        needs = references(version)
+        plan.checks += [check_variables(needs["variables"], target),
+                        check_connections(needs["connections"], target),
+                        check_groups(needs["groups"])]
+        if current is not None and current.id == version.id:
+            plan.checks.append(Check("change", False, f"{target.name} already runs version "
+                                                      f"{version.number}."))
+        plan.diff = documents_diff(version_document(current) if current else None,
+                                   version_document(version))
+    return plan
+
+
+def workflow_promote(*, workflow: Workflow, source: Environment | None, target: Environment,
+                     user: Any, dry_run: bool = False, kind: str = "promote",
+                     version: WorkflowVersion | None = None) -> PromotionPlan:
+    """Deploy the source's version to the target if every check passes; audited."""
+    if dry_run:
+        return plan_promotion(workflow=workflow, source=source, target=target, user=user,
+                              version=version)
+    with transaction.atomic():
+        Workflow.objects.select_for_update().get(id=workflow.id)
+        plan = plan_promotion(workflow=workflow, source=source, target=target, user=user,
+                              version=version)
+        if not plan.ok:
+            raise PromotionRefused(plan)
+        Deployment.objects.update_or_create(
+            workflow=workflow, environment=target,
+            defaults={"version": plan.version,
+                      "deployed_by": user if getattr(user, "is_authenticated", False) else None},
+        )
+        PromotionRecord.objects.create(
+            workflow=workflow, kind=kind, source=source, target=target, version=plan.version,
+            previous_version=plan.current,
+            user=user if getattr(user, "is_authenticated", False) else None,
+            checks=[check.as_dict() for check in plan.checks],
+        )
+    return plan
+
+
+def workflow_rollback(*, workflow: Workflow, environment: Environment, user: Any,
+                      dry_run: bool = False) -> PromotionPlan:
+    """Re-deploy the version the environment ran before its latest deployment, with the checks."""
+    latest = PromotionRecord.objects.filter(workflow=workflow, target=environment).exclude(
+        previous_version=None).first()
+    if latest is None:
+        plan = PromotionPlan(workflow, environment, environment, None, None)
+        plan.checks = [Check("history", False, f"{environment.name} has no earlier version of "
+                                               f"{workflow.name} to roll back to.")]
+        if dry_run:
+            return plan
+        raise PromotionRefused(plan)
+    return workflow_promote(workflow=workflow, source=None, target=environment, user=user,
+                            dry_run=dry_run, kind="rollback", version=latest.previous_version)

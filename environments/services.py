@@ -1,0 +1,151 @@
+"""Writes on environments: the chain, variables and secrets, connections, security groups.
+
+Secret values are write-only: they are encrypted on the way in and never returned; a blank
+secret field on an edit keeps the stored value.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from environments import secrets
+from environments.models import Connection, Environment, SecurityGroup, Variable
+
+
+@transaction.atomic
+def environment_create(*, name: str, label: str = "") -> Environment:
+    last = Environment.objects.order_by("-position").values_list("position", flat=True).first()
+    environment = Environment(name=name, label=label, position=(last or 0) + 1)
+    environment.full_clean()
+    environment.save()
+    return environment
+
+
+@transaction.atomic
+def environment_move(*, environment: Environment, up: bool) -> None:
+    """Swap the environment with its neighbour in the chain."""
+    neighbour = environment.previous_in_chain() if up else environment.next_in_chain()
+    if neighbour is None:
+        return
+    mine, theirs = environment.position, neighbour.position
+    Environment.objects.filter(id=environment.id).update(position=0)
+    Environment.objects.filter(id=neighbour.id).update(position=mine)
+    Environment.objects.filter(id=environment.id).update(position=theirs)
+
+
+def variable_set(*, environment: Environment, name: str, value: str, is_secret: bool) -> Variable:
+    """Create or replace a variable; a secret is stored encrypted only."""
+    variable = Variable.objects.filter(environment=environment, name=name).first() or Variable(
+        environment=environment, name=name)
+    variable.is_secret = is_secret
+    if is_secret:
+        if value or not variable.encrypted_value:
+            variable.encrypted_value = secrets.encrypt(value)
+        variable.value = ""
+    else:
+        variable.value, variable.encrypted_value = value, ""
+    variable.full_clean(validate_unique=False)
+    variable.save()
+    return variable
+
+
+def connection_save(*, environment: Environment, name: str, kind: str, config: dict[str, Any],
+                    secret_values: dict[str, str]) -> Connection:
+    """Create or update a connection; blank secret fields keep what is stored."""
+    connection = Connection.objects.filter(environment=environment, name=name).first() or (
+        Connection(environment=environment, name=name))
+    stored = secrets.decrypt_json(connection.encrypted_secrets)
+    stored.update({key: value for key, value in secret_values.items() if value})
+    connection.kind, connection.config = kind, config
+    connection.encrypted_secrets = secrets.encrypt_json(stored) if stored else ""
+    connection.full_clean(validate_unique=False)
+    connection.save()
+    return connection
+
+
+def connection_test(*, connection: Connection) -> tuple[bool, str]:
+    """A real check of the connection (HTTP request, SMTP login, Slack probe), remembered."""
+    values = secrets.decrypt_json(connection.encrypted_secrets)
+    try:
+        ok, message = PROBES[connection.kind](connection.config, values)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes the shown outcome
+        ok, message = False, f"{type(exc).__name__}: {exc}"
+    message = secrets.mask(message, [v for v in values.values() if isinstance(v, str)])
+    Connection.objects.filter(id=connection.id).update(
+        last_test_ok=ok, last_test_message=message[:1000], last_tested_at=timezone.now())
+    return ok, message
+
+
+def probe_http(config: dict, values: dict) -> tuple[bool, str]:
+    from workflows import outbound
+
+    url = str(config.get("base_url", "")).rstrip("/") + "/" + str(
+        config.get("health_path", "")).lstrip("/")
+    headers: dict[str, str] = {}
+    auth = config.get("auth_type", "none")
+    if auth == "bearer":
+        headers["Authorization"] = f"Bearer {values.get('token', '')}"
+    elif auth == "header":
+        headers[str(config.get("header_name", "X-API-Key"))] = values.get("header_value", "")
+    basic = (config.get("username", ""), values.get("password", "")) if auth == "basic" else None
+    response = outbound.send("GET", url, timeout=10, headers=headers, auth=basic)
+    return response.status_code < 400, f"HTTP {response.status_code} from {url}"
+
+
+def probe_smtp(config: dict, values: dict) -> tuple[bool, str]:
+    host, port = config.get("host", "localhost"), int(config.get("port", 25))
+    client_class = smtplib.SMTP_SSL if config.get("use_ssl") else smtplib.SMTP
+    with client_class(host, port, timeout=10) as client:
+        client.ehlo()
+        if config.get("use_tls"):
+            client.starttls()
+        if config.get("username"):
+            client.login(config["username"], values.get("password", ""))
+    return True, f"SMTP server {host}:{port} accepted the connection"
+
+
+def probe_slack(config: dict, values: dict) -> tuple[bool, str]:
+    from workflows import outbound
+
+    if values.get("bot_token"):
+        api = str(config.get("api_base", "https://slack.com/api")).rstrip("/")
+        response = outbound.send("POST", f"{api}/auth.test", timeout=10,
+                                 headers={"Authorization": f"Bearer {values['bot_token']}"})
+        data = response.json() if "json" in response.headers.get("content-type", "") else {}
+        return bool(data.get("ok")), f"Slack auth.test: {data.get('error', 'ok')}"
+    url = values.get("webhook_url") or config.get("webhook_url", "")
+    # An empty message is refused with "no_text" by a live webhook: it proves the URL answers.
+    response = outbound.send("POST", url, timeout=10, json={})
+    reachable = response.status_code == 200 or "no_text" in response.text
+    return reachable, f"webhook answered {response.status_code}"
+
+
+PROBES = {"http": probe_http, "smtp": probe_smtp, "slack": probe_slack}
+
+
+def group_set_rights(*, group: SecurityGroup, rights: dict[str, bool],
+                     deploy_environments: list[Environment]) -> None:
+    for name in ("can_view", "can_edit", "can_run", "can_approve", "can_call_triggers",
+                 "is_admin"):
+        setattr(group, name, bool(rights.get(name)))
+    group.save()
+    group.deploy_environments.set(deploy_environments)
+
+
+def rotate_all_secrets() -> dict[str, int]:
+    """Re-encrypt every secret with the newest key; returns how many of each were rotated."""
+    counts = {"variables": 0, "connections": 0}
+    with transaction.atomic():
+        for variable in Variable.objects.select_for_update().filter(is_secret=True):
+            Variable.objects.filter(id=variable.id).update(
+                encrypted_value=secrets.rotate(variable.encrypted_value))
+            counts["variables"] += 1
+        for connection in Connection.objects.select_for_update().exclude(encrypted_secrets=""):
+            Connection.objects.filter(id=connection.id).update(
+                encrypted_secrets=secrets.rotate(connection.encrypted_secrets))
+            counts["connections"] += 1
+    return counts
