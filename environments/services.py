@@ -62,7 +62,7 @@ def connection_save(*, environment: Environment, name: str, kind: str, config: d
     stored.update({key: value for key, value in secret_values.items() if value})
     connection.kind, connection.config = kind, config
     connection.encrypted_secrets = secrets.encrypt_json(stored) if stored else ""
-    connection.full_clean(validate_unique=False)
+    connection.full_clean(exclude=["last_test_ok"], validate_unique=False)
     connection.save()
     return connection
 
