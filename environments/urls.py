@@ -6,4 +6,14 @@ app_name = "environments"
 urlpatterns = [
     path("", views.environment_list, name="list"),
     path("security-groups/", views.security_group_list, name="security_groups"),
+    path("security-groups/<slug:group>/", views.security_group_detail, name="group"),
+    path("promote/<slug:workflow>/", views.workflow_promotion, name="promote"),
+    path("<slug:name>/", views.environment_detail, name="detail"),
+    path("<slug:name>/move/", views.environment_move, name="move"),
+    path("<slug:name>/variables/", views.variable_save, name="variable_save"),
+    path("<slug:name>/variables/<str:variable>/delete/", views.variable_delete,
+         name="variable_delete"),
+    path("<slug:name>/connections/", views.connection_save, name="connection_save"),
+    path("<slug:name>/connections/<slug:connection>/test/", views.connection_check,
+         name="connection_test"),
 ]
