@@ -10,6 +10,7 @@ urlpatterns = [
     path("promote/<slug:workflow>/", views.workflow_promotion, name="promote"),
     path("<slug:name>/", views.environment_detail, name="detail"),
     path("<slug:name>/move/", views.environment_move, name="move"),
+    path("<slug:name>/rename/", views.environment_rename, name="rename"),
     path("<slug:name>/variables/", views.variable_save, name="variable_save"),
     path("<slug:name>/variables/<str:variable>/delete/", views.variable_delete,
          name="variable_delete"),

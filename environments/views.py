@@ -43,6 +43,17 @@ def environment_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+def environment_rename(request: HttpRequest, name: str) -> HttpResponse:
+    require_admin(request)
+    environment = get_object_or_404(Environment, name=name)
+    label = request.POST.get("label", "").strip()[:100]
+    if label:
+        Environment.objects.filter(id=environment.id).update(label=label)
+    return redirect("environments:detail", name=name)
+
+
+@login_required
+@require_POST
 def environment_move(request: HttpRequest, name: str) -> HttpResponse:
     require_admin(request)
     environment = get_object_or_404(Environment, name=name)

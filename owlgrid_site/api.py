@@ -114,9 +114,11 @@ def principal_user(request: HttpRequest) -> Any:
 
 
 def register_routers() -> None:
+    from environments.api import router as environments_router
     from runner.api import router as runs_router
 
     api.add_router("/", runs_router)
+    api.add_router("/", environments_router)
 
 
 register_routers()
