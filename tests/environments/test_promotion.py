@@ -168,3 +168,23 @@ def test_the_promote_command_and_its_exit_codes(shipped, environments, admin_use
     assert caught.value.returncode == 1
     call_command("promote", "shipper", "--from", "dev", "--to", "staging", stdout=StringIO())
     assert Deployment.objects.filter(environment=environments["staging"]).exists()
+
+
+def test_a_missing_security_group_alone_is_refused(shipped, environments, admin_user):
+    SecurityGroup.objects.filter(name="ops").update(name="operators")
+    (failure,) = failures_of(lambda: promote(shipped, environments, admin_user))
+    assert "Security groups do not exist: ops" in failure
+
+
+def test_promoting_the_version_already_there_is_refused(shipped, environments, admin_user):
+    promote(shipped, environments, admin_user)
+    Deployment.objects.filter(environment=environments["dev"]).update(version=shipped)
+    (failure,) = failures_of(lambda: promote(shipped, environments, admin_user))
+    assert "already runs version 1" in failure
+
+
+def test_a_draft_version_alone_is_refused(shipped, environments, admin_user):
+    draft = workflow_import(document=document(version_note="draft"))
+    Deployment.objects.filter(environment=environments["dev"]).update(version=draft)
+    (failure,) = failures_of(lambda: promote(shipped, environments, admin_user))
+    assert "draft" in failure
