@@ -376,18 +376,35 @@ def record_decision(run_id: Any, step_key: str, decision: dict[str, Any]) -> boo
         ):
             return False
         state = {**(latest.output or {}).get("state", {}), "decision": decision}
-        StepEvent.objects.create(
-            run=run,
-            step_key=step_key,
-            action_name=latest.action_name,
-            action_type=latest.action_type,
-            status=StepStatus.WAITING,
-            attempt=latest.attempt,
-            inputs=latest.inputs,
-            output={"state": state},
-        )
+        event_like(latest, run=run, output={"state": state}).save()
         wake(run.id)
     return True
+
+
+def event_like(event: StepEvent, **changes: Any) -> StepEvent:
+    """A new event for the same step, with some fields changed."""
+    fields = {"run": event.run, "step_key": event.step_key, "action_name": event.action_name,
+              "action_type": event.action_type, "status": event.status,
+              "attempt": event.attempt, "inputs": event.inputs, "output": event.output}
+    return StepEvent(**{**fields, **changes})
+
+
+@transaction.atomic
+def copy_completed_steps(*, source: Run, target: Run) -> None:
+    """Seed a retry's journal with the leaf steps its source run completed (they won't rerun).
+
+    Structural steps run again so that they reach the step that failed inside them.
+    """
+    actions = (target.plan or {}).get("actions", {})
+    latest: dict[str, StepEvent] = {}
+    for event in StepEvent.objects.filter(run=source).exclude(step_key="").order_by("id"):
+        latest[event.step_key] = event
+    StepEvent.objects.bulk_create(
+        event_like(event, run=target, worker="copied")
+        for event in latest.values()
+        if event.status == StepStatus.COMPLETED and event.action_name in actions
+        and not actions[event.action_name]["children"]
+    )
 
 
 def fail_without_lease(run: Run, error: dict[str, Any]) -> None:

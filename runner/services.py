@@ -11,7 +11,7 @@ from django.db import transaction
 from environments.models import Deployment, Environment
 from environments.permissions import user_has_workflow_right
 from runner import journal
-from runner.models import Run, RunStatus, StepEvent, StepStatus
+from runner.models import Run, RunStatus, StepEvent
 from runner.plan import PlanError, compile_plan
 from workflows.models import Trigger, Workflow, WorkflowVersion
 from workflows.trigger_input import body_problems, input_schema
@@ -165,36 +165,8 @@ def run_retry(*, run: Run, user: Any = None, latest_version: bool = False) -> Ru
         retry_of=run,
         is_test=run.is_test,
     )
-    _copy_completed_steps(source=run, target=new_run)
+    journal.copy_completed_steps(source=run, target=new_run)
     return new_run
-
-
-def _copy_completed_steps(*, source: Run, target: Run) -> None:
-    names = set((target.plan or {}).get("actions", {}))
-    latest: dict[str, StepEvent] = {}
-    for event in StepEvent.objects.filter(run=source).exclude(step_key="").order_by("id"):
-        latest[event.step_key] = event
-    StepEvent.objects.bulk_create(
-        StepEvent(
-            run=target,
-            step_key=event.step_key,
-            action_name=event.action_name,
-            action_type=event.action_type,
-            status=StepStatus.COMPLETED,
-            attempt=event.attempt,
-            inputs=event.inputs,
-            output=event.output,
-            worker="copied",
-        )
-        for event in latest.values()
-        if event.status == StepStatus.COMPLETED and event.action_name in names
-        and _is_leaf(target.plan, event.action_name)
-    )
-
-
-def _is_leaf(plan: dict, name: str) -> bool:
-    # Structural steps run again so they reach the step that failed inside them.
-    return not plan["actions"][name]["children"]
 
 
 def run_decide(
