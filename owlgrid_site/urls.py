@@ -4,12 +4,13 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from owlgrid_site.api import api
+from owlgrid_site.auth import ThrottledLoginView
 from runner.hooks import hook
 from runner.views import workflow_run_start
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="workflows:list", permanent=False)),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),

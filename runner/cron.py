@@ -2,7 +2,8 @@
 
 Each (trigger, environment, tick) is fired exactly once however many scheduler processes run:
 the run is started in the same transaction as the insert of its unique ScheduleTick row.
-Ticks older than CATCH_UP are skipped (a scheduler down for a day does not replay the day).
+Ticks missed while every scheduler was down are fired when one comes back, back to CATCH_UP;
+older ones are skipped (a scheduler down for a day does not replay the day).
 """
 
 from __future__ import annotations
@@ -20,17 +21,23 @@ from runner.models import ScheduleTick
 from workflows.models import Trigger
 
 CATCH_UP = timedelta(minutes=5)
+MAX_TICKS_PER_PASS = 600
 
 
-def latest_tick(trigger_settings: dict, now: datetime) -> datetime | None:
+def due_ticks(trigger_settings: dict, since: datetime, now: datetime) -> list[datetime]:
+    """Every tick in (since, now]: a scheduler that was down a moment loses no tick."""
     if trigger_settings.get("at"):
         at = datetime.fromisoformat(trigger_settings["at"])
-        return at if at <= now else None
+        return [at] if since < at <= now else []
     zone = zoneinfo.ZoneInfo(trigger_settings.get("timezone", "UTC"))
-    local_now = now.astimezone(zone)
-    if croniter.match(trigger_settings["cron"], local_now.replace(microsecond=0)):
-        return local_now.replace(microsecond=0)
-    return croniter(trigger_settings["cron"], local_now).get_prev(datetime)
+    schedule = croniter(trigger_settings["cron"], since.astimezone(zone))
+    ticks = []
+    while len(ticks) < MAX_TICKS_PER_PASS:
+        tick = schedule.get_next(datetime)
+        if tick > now:
+            break
+        ticks.append(tick)
+    return ticks
 
 
 def fire_due_schedules(now: datetime | None = None) -> int:
@@ -42,10 +49,20 @@ def fire_due_schedules(now: datetime | None = None) -> int:
     )
     for deployment in deployments:
         for trigger in deployment.version.triggers.filter(type=Trigger.Type.SCHEDULE):
-            tick = latest_tick(trigger.settings or {}, now)
-            if tick is not None and now - tick <= CATCH_UP and fire(deployment, trigger, tick):
-                fired += 1
+            since = resume_point(trigger, deployment, now)
+            for tick in due_ticks(trigger.settings or {}, since, now):
+                fired += fire(deployment, trigger, tick)
     return fired
+
+
+def resume_point(trigger: Trigger, deployment: Deployment, now: datetime) -> datetime:
+    """After the last tick fired, never before the deployment, nor more than CATCH_UP ago."""
+    last = (
+        ScheduleTick.objects.filter(trigger=trigger, environment=deployment.environment)
+        .order_by("-tick_at").values_list("tick_at", flat=True).first()
+    )
+    floor = max(now - CATCH_UP, deployment.deployed_at)
+    return max(last, floor) if last else floor
 
 
 def fire(deployment: Deployment, trigger: Trigger, tick: datetime) -> bool:

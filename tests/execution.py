@@ -48,13 +48,13 @@ class WorkerPool:
         from django.conf import settings
 
         env = dict(os.environ)
-        env.update(
-            DATABASE_URL=test_database_url(),
-            REDIS_URL=settings.REDIS_URL,
-            OWLGRID_LEASE_SECONDS="4",
-            PYTHONUNBUFFERED="1",
+        env.update({
+            "DATABASE_URL": test_database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "OWLGRID_LEASE_SECONDS": "4",
+            "PYTHONUNBUFFERED": "1",
             **extra,
-        )
+        })
         return env
 
     def start(self, count: int = 1, *, sweeper: bool = True, **extra: str) -> subprocess.Popen:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -97,8 +98,11 @@ def test_run_event_trigger_reacts_to_failures(environments, workers):
     workers.start(1)
     wait_for_run(services.run_start(workflow=failing, environment=environments["dev"],
                                     trigger_type="manual").id)
-    reaction = Run.objects.filter(workflow__name="on-call").get()
-    reaction = wait_for_run(reaction.id)
+    deadline = time.monotonic() + 15
+    while not Run.objects.filter(workflow__name="on-call").exists():
+        assert time.monotonic() < deadline, "no reaction to the failed run"
+        time.sleep(0.05)
+    reaction = wait_for_run(Run.objects.get(workflow__name="on-call").id)
     assert reaction.trigger_input["body"]["error"]["message"] == "disk full"
     assert StepEvent.objects.get(run=reaction, step_key="page", status="completed").output[
         "message"] == "fragile failed"
@@ -107,6 +111,7 @@ def test_run_event_trigger_reacts_to_failures(environments, workers):
 def test_missed_ticks_are_skipped_and_inactive_workflows_do_not_fire(environments, redis_conn):
     workflow = deploy(environments["dev"], "hourly", [log("tick")], [
         {"name": "clock", "type": "schedule", "settings": {"cron": "0 * * * *"}}])
+    Deployment.objects.update(deployed_at=datetime(2026, 1, 1, tzinfo=UTC))
     assert fire_due_schedules(datetime(2026, 11, 22, 10, 6, tzinfo=UTC)) == 0  # 6 min late
     assert fire_due_schedules(datetime(2026, 11, 22, 11, 2, tzinfo=UTC)) == 1
     workflow.__class__.objects.filter(id=workflow.id).update(active=False)

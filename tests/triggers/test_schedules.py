@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 from environments.models import Deployment
 from runner.cron import fire_due_schedules
@@ -27,6 +28,8 @@ def deploy(environment, settings):
     }, publish=True)
     Deployment.objects.create(workflow=version.workflow, environment=environment,
                               version=version)
+    # Deployed long before the simulated clock of the tests below.
+    Deployment.objects.update(deployed_at=datetime(2026, 1, 1, tzinfo=UTC))
     return version.workflow
 
 
@@ -59,13 +62,35 @@ def test_each_tick_fires_once_with_concurrent_schedulers(environments, redis_con
 
 def test_two_scheduler_processes_fire_every_tick_once(environments, workers):
     workflow = deploy(environments["dev"], {"cron": "* * * * * */2", "timezone": "UTC"})
+    Deployment.objects.update(deployed_at=timezone.now())
     workers.start(1)
     workers.start(1)
     time.sleep(8)
     workflow.__class__.objects.filter(id=workflow.id).update(active=False)
     time.sleep(1.5)
-    ticks = list(ScheduleTick.objects.values_list("tick_at", flat=True))
+    ticks = sorted(ScheduleTick.objects.values_list("tick_at", flat=True))
     assert len(ticks) >= 3 and len(ticks) == len(set(ticks))
+    assert all((b - a).total_seconds() == 2 for a, b in zip(ticks, ticks[1:], strict=False))
+    assert Run.objects.filter(trigger_type="schedule").count() == len(ticks)
+
+
+def test_a_killed_scheduler_loses_no_tick(environments, workers):
+    """Fault: the scheduler process is SIGKILLed between two ticks; another one takes over."""
+    import signal
+
+    workflow = deploy(environments["dev"], {"cron": "* * * * * */2", "timezone": "UTC"})
+    Deployment.objects.update(deployed_at=timezone.now())
+    first = workers.start(1)
+    time.sleep(4)
+    workers.kill(first, signal.SIGKILL)
+    time.sleep(3)  # ticks come due while no scheduler runs
+    workers.start(1)
+    time.sleep(5)
+    workflow.__class__.objects.filter(id=workflow.id).update(active=False)
+    time.sleep(1.5)
+    ticks = sorted(ScheduleTick.objects.values_list("tick_at", flat=True))
+    assert len(ticks) >= 5
+    assert all((b - a).total_seconds() == 2 for a, b in zip(ticks, ticks[1:], strict=False))
     assert Run.objects.filter(trigger_type="schedule").count() == len(ticks)
 
 
