@@ -203,6 +203,7 @@ def workflow_promotion(request: HttpRequest, workflow: str) -> HttpResponse:
     target = next((e for e in environments if e.name == request.POST.get(
         "target", request.GET.get("target", ""))), None)
     plan = None
+    status = 200
     if request.method == "POST" and target is not None:
         action = request.POST.get("action", "dry_run")
         try:
@@ -217,6 +218,7 @@ def workflow_promotion(request: HttpRequest, workflow: str) -> HttpResponse:
                                           f"{plan.version.number}.")
         except PromotionRefused as refused:
             plan = refused.plan
+            status = 409
             messages.error(request, "Nothing changed: " + " ".join(plan.failures))
     return render(request, "environments/promote.html", {
         "workflow": target_workflow, "environments": environments, "source": source,
@@ -224,4 +226,4 @@ def workflow_promotion(request: HttpRequest, workflow: str) -> HttpResponse:
         "deployments": target_workflow.deployments.select_related("environment", "version"),
         "history": target_workflow.promotions.select_related(
             "source", "target", "version", "user")[:20],
-    })
+    }, status=status)

@@ -66,3 +66,15 @@ def test_redirects_to_internal_addresses_are_refused(http_peer, settings, monkey
 def test_the_allowlist_opens_an_exception(http_peer, settings):
     settings.OWLGRID_OUTBOUND_ALLOWLIST = ["127.0.0.0/8"]
     assert outbound.send("GET", http_peer.url, timeout=5).status_code == 200
+
+
+@pytest.mark.django_db
+def test_connection_tests_and_slack_use_the_same_guard(environments):
+    from environments.models import Connection
+    from environments.services import connection_test
+
+    connection = Connection.objects.create(
+        environment=environments["dev"], name="meta", kind="http",
+        config={"base_url": "http://169.254.169.254/latest"})
+    ok, message = connection_test(connection=connection)
+    assert not ok and "link-local" in message
