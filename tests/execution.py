@@ -57,10 +57,13 @@ class WorkerPool:
         })
         return env
 
-    def start(self, count: int = 1, *, sweeper: bool = True, **extra: str) -> subprocess.Popen:
+    def start(self, count: int = 1, *, sweeper: bool = True, fork: bool = False,
+              **extra: str) -> subprocess.Popen:
         command = [sys.executable, "manage.py", "run_workers", "--count", str(count)]
         if not sweeper:
             command.append("--no-sweeper")
+        if fork:
+            command.append("--fork")
         process = subprocess.Popen(  # noqa: S603
             command, cwd=BASE_DIR, env=self.env(**extra), start_new_session=True
         )

@@ -30,16 +30,20 @@ class Command(BaseCommand):
                             help="do not run the sweeper loop in this process")
         parser.add_argument("--burst", action="store_true",
                             help="with --one: exit when the queue is empty")
+        parser.add_argument("--fork", action="store_true",
+                            help="use RQ's forking Worker (a work horse per job) instead of "
+                                 "SimpleWorker: slower, but a crashing job cannot take the "
+                                 "worker down")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["one"]:
-            run_one_worker(burst=options["burst"])
+            run_one_worker(burst=options["burst"], fork=options["fork"])
             return
         count = options["count"] or settings.OWLGRID_WORKERS
-        children = [
-            subprocess.Popen([sys.executable, "manage.py", "run_workers", "--one"])  # noqa: S603
-            for _ in range(count)
-        ]
+        command = [sys.executable, "manage.py", "run_workers", "--one"]
+        if options["fork"]:
+            command.append("--fork")
+        children = [subprocess.Popen(command) for _ in range(count)]  # noqa: S603
         self.stdout.write(f"started {count} worker(s)")
         stopping = False
         failed = False
@@ -113,14 +117,15 @@ def stop_children(children: list[subprocess.Popen]) -> None:
             child.kill()
 
 
-def run_one_worker(*, burst: bool = False) -> None:
+def run_one_worker(*, burst: bool = False, fork: bool = False) -> None:
     """SimpleWorker runs jobs in its own process: no fork per job (about 3.5× the job rate of
     the forking Worker on our 2-core machine) and warm database connections. Isolation comes
     from leases instead: a worker that dies loses its lease and the run resumes elsewhere."""
-    from rq.worker import SimpleWorker
+    from rq.worker import SimpleWorker, Worker
 
     from runner.queueing import get_queue
 
     queue = get_queue()
-    worker = SimpleWorker([queue], connection=queue.connection, serializer=queue.serializer)
+    worker_class = Worker if fork else SimpleWorker
+    worker = worker_class([queue], connection=queue.connection, serializer=queue.serializer)
     worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")

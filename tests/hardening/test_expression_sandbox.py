@@ -1,4 +1,4 @@
-"""The expression sandbox refuses escapes and resource bombs quickly, with clear errors."""
+"""Attack: expression sandbox escapes and resource bombs are refused with clear errors, fast."""
 
 from __future__ import annotations
 

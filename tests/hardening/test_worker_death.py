@@ -51,3 +51,35 @@ def test_sigkill_mid_step_resumes_elsewhere_without_repeating_completed_steps(wo
     seqs = list(LogLine.objects.filter(run=run).values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))  # numbered without gaps across the crash
     assert str(os.getpid()) not in owner
+
+
+def test_sigkill_of_only_the_work_horse_resumes_the_run(workers, http_peer):
+    """Fault: with RQ's forking Worker, the work horse executing the step is SIGKILLed while
+    its worker lives on; the lease expires and the run resumes, completed steps untouched."""
+
+    def slow_first(request):
+        if len(http_peer.requests) == 1:
+            time.sleep(3)
+        return 200, {"Content-Type": "application/json"}, b'{"ok": true}'
+
+    http_peer.reply = slow_first
+    workflow, _ = publish_workflow("horse", [
+        {"name": "before", "type": "set_variable", "inputs": {"name": "n", "value": 1}},
+        {"name": "call", "type": "http_request", "inputs": {"url": http_peer.url}},
+        {"name": "after", "type": "log", "inputs": {"message": "after"}},
+    ])
+    launcher = workers.start(1, fork=True, OWLGRID_OUTBOUND_ALLOWLIST="127.0.0.1")
+    run = services.run_start(workflow=workflow, trigger_type="manual")
+    deadline = time.monotonic() + 30
+    while not http_peer.requests:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    horse = int(Run.objects.get(id=run.id).lease_owner.split(":")[1])
+    os.kill(horse, signal.SIGKILL)
+    run = wait_for_run(run.id, timeout=60)
+    assert launcher.poll() is None  # the worker itself lived on
+    assert run.status == "completed", run.error
+    before = StepEvent.objects.filter(run=run, step_key="before")
+    assert list(before.values_list("status", flat=True)) == ["running", "completed"]
+    assert len(http_peer.requests) <= 2
+    assert LogLine.objects.filter(run=run, message="after").count() == 1
