@@ -78,3 +78,12 @@ def test_connection_tests_and_slack_use_the_same_guard(environments):
         config={"base_url": "http://169.254.169.254/latest"})
     ok, message = connection_test(connection=connection)
     assert not ok and "link-local" in message
+
+
+def test_the_allowlist_opens_exactly_what_it_names(settings):
+    settings.OWLGRID_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+    outbound.vet("http://127.0.0.1:9/")  # named: allowed
+    for url in ("http://127.0.0.2/", "http://169.254.169.254/", "http://10.0.0.1/",
+                "http://[::1]/"):
+        with pytest.raises(outbound.OutboundRefused):
+            outbound.vet(url)

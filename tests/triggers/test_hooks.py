@@ -164,6 +164,15 @@ def test_schema_violations_list_every_field(deploy, url, token):
     assert nothing_started()
 
 
+def test_wrong_content_type_for_a_json_trigger_is_400(deploy, url, token):
+    deploy(json_schema={"type": "object"})
+    response = httpx.post(url, content=b'{"id": 1}', headers={
+        **auth(token), "Content-Type": "text/plain"})
+    assert response.status_code == 400
+    assert "is not of type 'object'" in response.json()["error"]["fields"][0]["message"]
+    assert nothing_started()
+
+
 def test_invalid_json_is_400(deploy, url, token):
     deploy()
     response = httpx.post(url, content=b"{not json", headers={
