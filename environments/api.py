@@ -15,8 +15,7 @@ from environments import services
 from environments.models import Connection, Environment, SecurityGroup, Variable
 from environments.permissions import is_administrator, principal_has_workflow_right
 from environments.promotion import PromotionRefused, workflow_promote, workflow_rollback
-from owlgrid_site.api import principal_user
-from runner.api import ERRORS
+from owlgrid_site.api import ERRORS, principal_user
 from workflows.models import Workflow
 
 router = Router(tags=["environments"])

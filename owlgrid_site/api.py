@@ -12,7 +12,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyHeader, SessionAuth
@@ -49,6 +49,19 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
     docs_url="/docs",
 )
+
+
+class ErrorDetail(Schema):
+    code: str
+    message: str
+    fields: list[dict[str, str]]
+
+
+class ErrorOut(Schema):
+    error: ErrorDetail
+
+
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 
 def error_body(code: str, message: str, fields: list[dict[str, str]] | None = None) -> dict:
@@ -116,7 +129,9 @@ def principal_user(request: HttpRequest) -> Any:
 def register_routers() -> None:
     from environments.api import router as environments_router
     from runner.api import router as runs_router
+    from workflows.api import router as workflows_router
 
+    api.add_router("/", workflows_router)
     api.add_router("/", runs_router)
     api.add_router("/", environments_router)
 

@@ -13,22 +13,12 @@ from ninja.responses import Status
 
 from environments.models import Environment
 from environments.permissions import principal_has_workflow_right, workflows_visible_to_principal
-from owlgrid_site.api import error_body, principal_user
+from owlgrid_site.api import ERRORS, error_body, principal_user
 from runner import selectors, services
 from runner.models import Run, RunStatus, StepEvent
 from workflows.models import Workflow
 
 router = Router(tags=["runs"])
-
-
-class ErrorDetail(Schema):
-    code: str
-    message: str
-    fields: list[dict[str, str]]
-
-
-class ErrorOut(Schema):
-    error: ErrorDetail
 
 
 class RunIn(Schema):
@@ -97,9 +87,6 @@ class DecisionIn(Schema):
 
 class DecisionOut(Schema):
     accepted: bool
-
-
-ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 
 def run_out(run: Run) -> dict[str, Any]:
