@@ -16,6 +16,7 @@ from environments.permissions import principal_has_workflow_right, workflows_vis
 from owlgrid_site.api import ERRORS, error_body, principal_user
 from runner import selectors, services
 from runner.models import Run, RunStatus, StepEvent
+from workflows.api import get_workflow
 from workflows.models import Workflow
 
 router = Router(tags=["runs"])
@@ -117,15 +118,6 @@ def get_run(request: HttpRequest, run_id: UUID, right: str = "view") -> Run:
     if not principal_has_workflow_right(request.auth, run.workflow, right):
         raise PermissionDenied(f"You may not {right} runs of {run.workflow.name}.")
     return run
-
-
-def get_workflow(request: HttpRequest, name: str, right: str = "view") -> Workflow:
-    workflow = Workflow.objects.filter(name=name).first()
-    if workflow is None or not principal_has_workflow_right(request.auth, workflow, "view"):
-        raise Http404("No such workflow.")
-    if not principal_has_workflow_right(request.auth, workflow, right):
-        raise PermissionDenied(f"You may not {right} {workflow.name}.")
-    return workflow
 
 
 @router.post("/workflows/{name}/runs", response={201: RunOut, **ERRORS}, summary="Start a run")

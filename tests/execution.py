@@ -97,6 +97,16 @@ def workers(transactional_db, redis_conn):
     pool.stop_all()
 
 
+def wait_until(predicate, timeout: float = 30) -> None:
+    """Poll until `predicate()` is true, failing the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
 def wait_for_run(run_id, statuses=("completed", "failed", "cancelled"), timeout: float = 30):
     """Poll the database until the run reaches one of `statuses`; returns the run."""
     from runner.models import Run

@@ -11,20 +11,11 @@ from django.db import connection
 
 from runner import journal, services
 from runner.models import LogLine, Run, StepEvent
-from tests.execution import test_database_url, wait_for_run
+from tests.execution import test_database_url, wait_for_run, wait_until
 from tests.hardening.proxy import CuttableProxy
 from tests.runner.builders import publish_workflow
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_until(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def completed_once(run):

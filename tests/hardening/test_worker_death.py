@@ -11,19 +11,10 @@ import pytest
 
 from runner import services
 from runner.models import LogLine, Run, StepEvent
-from tests.execution import wait_for_run
+from tests.execution import wait_for_run, wait_until
 from tests.runner.builders import publish_workflow
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_until(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def test_sigkill_mid_step_resumes_elsewhere_without_repeating_completed_steps(workers):
