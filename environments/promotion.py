@@ -76,9 +76,13 @@ def check_right(user: Any, target: Environment) -> Check:
                  f"You may not deploy to {target.name}: ask an administrator for the right.")
 
 
-def check_chain(source: Environment | None, target: Environment) -> Check:
+def check_chain(source: Environment | None, target: Environment, *, rollback: bool) -> Check:
     if source is None:
-        return Check("chain", True, f"First deployment, to {target.name}.")
+        first = Environment.objects.order_by("position").first()
+        if rollback or (first is not None and first.id == target.id):
+            return Check("chain", True, f"Deployment to {target.name}.")
+        return Check("chain", False, f"A first deployment goes to {first.name}, the start of "
+                                     f"the chain, not to {target.name}.")
     expected = source.next_in_chain()
     if expected is not None and expected.id == target.id:
         return Check("chain", True, f"{target.name} follows {source.name}.")
@@ -144,18 +148,25 @@ def check_groups(names: set[str]) -> Check:
 
 
 def plan_promotion(*, workflow: Workflow, source: Environment | None, target: Environment,
-                   user: Any, version: WorkflowVersion | None = None) -> PromotionPlan:
-    """Run every check (the dry run) and compute the diff against what the target runs now."""
+                   user: Any, version: WorkflowVersion | None = None,
+                   rollback: bool = False) -> PromotionPlan:
+    """Run every check (the dry run) and compute the diff against what the target runs now.
+
+    Without a source, this is a first deployment of the latest published version.
+    """
     from workflows.diff import documents_diff
     from workflows.format import version_document
 
     if version is None and source is not None:
         deployment = Deployment.objects.filter(workflow=workflow, environment=source).first()
         version = deployment.version if deployment else None
+    elif version is None:
+        version = workflow.versions.filter(status=WorkflowVersion.Status.PUBLISHED).order_by(
+            "-number").first()
     current_deployment = Deployment.objects.filter(workflow=workflow, environment=target).first()
     current = current_deployment.version if current_deployment else None
     plan = PromotionPlan(workflow, source, target, version, current)
-    plan.checks = [check_right(user, target), check_chain(source, target),
+    plan.checks = [check_right(user, target), check_chain(source, target, rollback=rollback),
                    check_version(version, source)]
     if version is not None:
         needs = references(version)
@@ -174,13 +185,13 @@ def workflow_promote(*, workflow: Workflow, source: Environment | None, target: 
                      user: Any, dry_run: bool = False, kind: str = "promote",
                      version: WorkflowVersion | None = None) -> PromotionPlan:
     """Deploy the source's version to the target if every check passes; audited."""
+    options = {"workflow": workflow, "source": source, "target": target, "user": user,
+               "version": version, "rollback": kind == "rollback"}
     if dry_run:
-        return plan_promotion(workflow=workflow, source=source, target=target, user=user,
-                              version=version)
+        return plan_promotion(**options)
     with transaction.atomic():
         Workflow.objects.select_for_update().get(id=workflow.id)
-        plan = plan_promotion(workflow=workflow, source=source, target=target, user=user,
-                              version=version)
+        plan = plan_promotion(**options)
         if not plan.ok:
             raise PromotionRefused(plan)
         Deployment.objects.update_or_create(
@@ -189,7 +200,8 @@ def workflow_promote(*, workflow: Workflow, source: Environment | None, target: 
                       "deployed_by": user if getattr(user, "is_authenticated", False) else None},
         )
         PromotionRecord.objects.create(
-            workflow=workflow, kind=kind, source=source, target=target, version=plan.version,
+            workflow=workflow, kind=kind if source or kind == "rollback" else "deploy",
+            source=source, target=target, version=plan.version,
             previous_version=plan.current,
             user=user if getattr(user, "is_authenticated", False) else None,
             checks=[check.as_dict() for check in plan.checks],

@@ -188,3 +188,16 @@ def test_a_draft_version_alone_is_refused(shipped, environments, admin_user):
     Deployment.objects.filter(environment=environments["dev"]).update(version=draft)
     (failure,) = failures_of(lambda: promote(shipped, environments, admin_user))
     assert "draft" in failure
+
+
+def test_a_first_deployment_goes_to_the_start_of_the_chain(environments, ops_group, admin_user):
+    ops_group.deploy_environments.set(environments.values())
+    version = workflow_import(document=document(), publish=True)
+    Variable.objects.create(environment=environments["staging"], name="API_BASE", value="x")
+    (failure,) = failures_of(lambda: workflow_promote(
+        workflow=version.workflow, source=None, target=environments["staging"], user=admin_user))
+    assert "first deployment goes to dev" in failure
+    Variable.objects.create(environment=environments["dev"], name="API_BASE", value="x")
+    plan = workflow_promote(workflow=version.workflow, source=None, target=environments["dev"],
+                            user=admin_user)
+    assert plan.version == version and PromotionRecord.objects.get().kind == "deploy"

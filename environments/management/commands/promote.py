@@ -14,8 +14,9 @@ from workflows.models import Workflow
 
 class Command(BaseCommand):
     help = ("Promote WORKFLOW --from ENV --to ENV (every check must pass; --dry-run only shows "
-            "them), or --rollback --to ENV. Exit 0 when promoted, 1 when a check failed, "
-            "2 on bad arguments.")
+            "them); without --from, deploy the latest published version to the first "
+            "environment; --rollback --to ENV re-deploys the previous version. Exit 0 when "
+            "deployed, 1 when a check failed, 2 on bad arguments.")
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("workflow")
@@ -32,10 +33,8 @@ class Command(BaseCommand):
             "source"] else None
         user = get_user_model().objects.filter(username=options["user"]).first()
         if workflow is None or target is None or user is None or (
-                options["source"] and source is None) or (
-                not options["rollback"] and source is None):
-            raise CommandError("unknown workflow, environment or user (and --from is needed "
-                               "unless --rollback)", returncode=2)
+                options["source"] and source is None):
+            raise CommandError("unknown workflow, environment or user", returncode=2)
         try:
             if options["rollback"]:
                 plan = workflow_rollback(workflow=workflow, environment=target, user=user,

@@ -21,6 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("file", help="path to the JSON document, or - for stdin")
         parser.add_argument("--publish", action="store_true", help="publish the new version")
         parser.add_argument("--note", help="version note (default: the document's note)")
+        parser.add_argument("--group", action="append", default=[],
+                            help="add this security group to the workflow's perimeters "
+                                 "(repeatable)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         source = options["file"]
@@ -36,5 +39,13 @@ class Command(BaseCommand):
                 self.stderr.write(f"{path}: {message}")
             raise CommandError(f"{len(exc.problems)} problem(s); nothing imported",
                                returncode=1) from None
+        from environments.models import SecurityGroup
+
+        groups = list(SecurityGroup.objects.filter(name__in=options["group"]))
+        missing = set(options["group"]) - {group.name for group in groups}
+        if missing:
+            raise CommandError(f"no security group named {', '.join(sorted(missing))}",
+                               returncode=1)
+        version.workflow.perimeters.add(*groups)
         self.stdout.write(f"imported {version.workflow.name} version {version.number} "
                           f"({version.status})")
