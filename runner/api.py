@@ -25,7 +25,8 @@ router = Router(tags=["runs"])
 class RunIn(Schema):
     environment: str | None = Field(None, description="Environment name; default: none (test)")
     input: dict[str, Any] = Field(default_factory=dict, description="Available as trigger.body")
-    version: int | None = Field(None, description="Version number; default: the deployed one")
+    version: int | None = Field(None, ge=1, le=2**31 - 1,
+                                description="Version number; default: the deployed one")
 
 
 class RunOut(Schema):
@@ -157,7 +158,7 @@ def list_runs(
     status: RunStatus | None = None,
     trigger_type: str | None = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=10**9),
 ):
     visible = workflows_visible_to_principal(request.auth, Workflow.objects.all())
     runs = Run.objects.filter(workflow__in=visible).select_related(
@@ -192,7 +193,8 @@ def get_run_detail(request: HttpRequest, run_id: UUID):
 def get_logs(
     request: HttpRequest,
     run_id: UUID,
-    after: int = Query(0, ge=0, description="Return lines with a sequence number above this"),
+    after: int = Query(0, ge=0, le=2**62,
+                       description="Return lines with a sequence number above this"),
     limit: int = Query(1000, ge=1, le=10000),
 ):
     run = get_run(request, run_id)

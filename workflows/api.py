@@ -24,6 +24,7 @@ from workflows.format import ImportErrors, version_document, workflow_import
 from workflows.models import Workflow, WorkflowVersion
 
 router = Router(tags=["workflows"])
+MAX_NUMBER = 2**31 - 1  # the database's integer range
 
 
 class DeploymentOut(Schema):
@@ -94,7 +95,7 @@ def get_workflow(request: HttpRequest, name: str, right: str = "view") -> Workfl
 
 
 def get_version(workflow: Workflow, number: int) -> WorkflowVersion:
-    version = workflow.versions.filter(number=number).first()
+    version = workflow.versions.filter(number=number).first() if 1 <= number <= MAX_NUMBER else None
     if version is None:
         raise Http404(f"{workflow.name} has no version {number}.")
     return version
@@ -180,7 +181,8 @@ def publish(request: HttpRequest, name: str, number: int, payload: PublishIn):
 
 @router.get("/workflows/{name}/diff", response={200: dict, **ERRORS},
             summary="What changed from version a to version b")
-def diff(request: HttpRequest, name: str, a: int = Query(..., ge=1), b: int = Query(..., ge=1)):
+def diff(request: HttpRequest, name: str, a: int = Query(..., ge=1, le=MAX_NUMBER),
+         b: int = Query(..., ge=1, le=MAX_NUMBER)):
     workflow = get_workflow(request, name)
     return documents_diff(version_document(get_version(workflow, a)),
                           version_document(get_version(workflow, b)))
