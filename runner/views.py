@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -12,85 +12,86 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
 
 from environments.models import Environment
-from environments.permissions import user_has_workflow_right, workflows_visible_to
+from environments.permissions import WorkflowRight, user_has_workflow_right
 from runner import selectors, services
 from runner.models import LogLine, Run, RunStatus
 from workflows.models import Workflow
 
+PAGE_SIZE = 50
 
-def get_run_for_user(request: HttpRequest, run_id: str, right: str = "view") -> Run:
-    run = get_object_or_404(Run.objects.select_related("workflow", "environment"), id=run_id)
-    if not user_has_workflow_right(request.user, run.workflow, right):  # type: ignore[arg-type]
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def get_run_for_user(request: HttpRequest, run_id: str) -> Run:
+    """The run if the user may view its workflow; 404 otherwise (its existence stays hidden)."""
+    run = get_object_or_404(
+        Run.objects.select_related("workflow", "environment", "version"), id=run_id)
+    if not user_has_workflow_right(request.user, run.workflow, "view"):  # type: ignore[arg-type]
         raise Http404("No such run")
     return run
 
 
-SINCE = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7),
-         "30d": timedelta(days=30)}
-
-
-@login_required
-def run_list(request: HttpRequest) -> HttpResponse:
-    visible = workflows_visible_to(request.user, Workflow.objects.all())
-    runs = Run.objects.filter(workflow__in=visible).select_related(
-        "workflow", "environment", "version")
-    filters = {name: request.GET.get(name, "") for name in
-               ("workflow", "environment", "status", "trigger", "since")}
-    if filters["status"] in RunStatus.values:
-        runs = runs.filter(status=filters["status"])
-    if filters["workflow"]:
-        runs = runs.filter(workflow__name=filters["workflow"])
-    if filters["environment"]:
-        runs = runs.filter(environment__name=filters["environment"])
-    if filters["trigger"]:
-        runs = runs.filter(trigger_type=filters["trigger"])
-    if filters["since"] in SINCE:
-        runs = runs.filter(created_at__gte=timezone.now() - SINCE[filters["since"]])
-    page = Paginator(runs, 50).get_page(request.GET.get("page"))
-    query = urlencode({k: v for k, v in filters.items() if v})
-    return render(request, "runner/list.html", {
-        "page": page, "filters": filters, "query": query, "statuses": RunStatus.choices,
-        "environments": Environment.objects.all(), "since_choices": list(SINCE),
-        "trigger_types": ["http", "schedule", "manual", "workflow", "record", "run"],
-    })
-
-
-@login_required
-def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
-    run = get_run_for_user(request, run_id)
-    steps = selectors.run_steps(run)
-    return render(request, "runner/detail.html", {
-        "run": run, "steps": steps, "timeline": selectors.timeline(run, steps),
-        "approvals": selectors.pending_approvals(run, request.user),
-        "can_run": user_has_workflow_right(request.user, run.workflow, "run"),  # type: ignore[arg-type]
-        "retryable": run.status in {RunStatus.FAILED, RunStatus.CANCELLED},
-    })
-
-
-def _run_action(request: HttpRequest, run_id: str, right: str) -> Run:
-    run = get_run_for_user(request, run_id)
+def run_for_action(request: HttpRequest, run_id: str, right: WorkflowRight) -> Run:
+    """The run if the user holds `right` on its workflow; 403 for anyone else, outsiders too."""
+    run = get_object_or_404(Run.objects.select_related("workflow", "environment"), id=run_id)
     if not user_has_workflow_right(request.user, run.workflow, right):  # type: ignore[arg-type]
         raise PermissionDenied(f"You may not {right} runs of {run.workflow.name}.")
     return run
 
 
 @login_required
+@vary_on_headers("HX-Request")
+def run_list(request: HtmxHttpRequest) -> HttpResponse:
+    filters = selectors.RunFilters.from_query(request.GET)
+    runs = selectors.runs_for_user(request.user, filters)
+    page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
+    template = "runner/list.html#runs" if request.htmx else "runner/list.html"
+    return render(request, template, {
+        "page": page, "filters": filters, "query": urlencode(filters.as_query()),
+        "statuses": RunStatus.choices, "environments": Environment.objects.all(),
+        "since_choices": list(selectors.SINCE), "trigger_types": selectors.TRIGGER_TYPES,
+    })
+
+
+@login_required
+@vary_on_headers("HX-Request")
+def run_detail(request: HtmxHttpRequest, run_id: str) -> HttpResponse:
+    """The whole page, or (htmx) the parts that change as the run moves: steps, result."""
+    run = get_run_for_user(request, run_id)
+    steps = selectors.run_steps(run)
+    template = "runner/detail.html#state" if request.htmx else "runner/detail.html"
+    return render(request, template, {
+        "run": run, "steps": steps, "timeline": selectors.timeline(run, steps),
+        "run_events": selectors.run_events(run),
+        "failed_step": selectors.failed_step(steps),
+        "approvals": selectors.pending_approvals(run, request.user, steps),
+        "can_run": user_has_workflow_right(request.user, run.workflow, "run"),  # type: ignore[arg-type]
+        "retryable": run.status in {RunStatus.FAILED, RunStatus.CANCELLED},
+    })
+
+
+@login_required
 @require_POST
 def run_cancel(request: HttpRequest, run_id: str) -> HttpResponse:
-    run = _run_action(request, run_id, "run")
-    services.run_cancel(run=run, user=request.user)
-    messages.info(request, "Cancellation requested.")
+    run = run_for_action(request, run_id, "run")
+    if services.run_cancel(run=run, user=request.user):
+        messages.info(request, "Cancellation requested.")
+    else:
+        messages.error(request, "This run has already finished.")
     return redirect("runner:detail", run_id=run.id)
 
 
 @login_required
 @require_POST
 def run_retry(request: HttpRequest, run_id: str) -> HttpResponse:
-    run = _run_action(request, run_id, "run")
+    run = run_for_action(request, run_id, "run")
     try:
         new_run = services.run_retry(run=run, user=request.user,
                                      latest_version=request.POST.get("version") == "latest")
@@ -103,14 +104,14 @@ def run_retry(request: HttpRequest, run_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def run_rerun(request: HttpRequest, run_id: str) -> HttpResponse:
-    run = _run_action(request, run_id, "run")
+    run = run_for_action(request, run_id, "run")
     return redirect("runner:detail", run_id=services.run_rerun(run=run, user=request.user).id)
 
 
 @login_required
 @require_POST
 def run_decide(request: HttpRequest, run_id: str) -> HttpResponse:
-    run = _run_action(request, run_id, "approve")
+    run = run_for_action(request, run_id, "approve")
     try:
         accepted = services.run_decide(
             run=run, step_key=request.POST.get("step", ""), user=request.user,
@@ -128,10 +129,8 @@ def run_decide(request: HttpRequest, run_id: str) -> HttpResponse:
 @login_required
 def run_log_download(request: HttpRequest, run_id: str) -> HttpResponse:
     run = get_run_for_user(request, run_id)
-    if run is None:
-        raise Http404
 
-    def lines():
+    def lines() -> Iterator[str]:
         for line in LogLine.objects.filter(run=run).order_by("seq").iterator(chunk_size=2000):
             yield f"{line.seq}\t{line.created_at.isoformat()}\t{line.level}\t{line.step_key}\t"
             yield f"{line.message}\n"

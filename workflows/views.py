@@ -1,25 +1,47 @@
-"""Workflow pages: thin views over selectors and services."""
+"""Workflow pages: list, detail, create, duplicate, delete, activate, history, diff, export.
+
+The editor and its htmx endpoints are in `workflows.editor_views`. Views stay thin: the
+permission lookup, a form, one service or selector call, a template.
+"""
 
 from __future__ import annotations
 
 import json
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from environments.models import Environment
-from environments.permissions import user_has_workflow_right
-from workflows import selectors
+from environments.permissions import is_administrator, user_has_workflow_right
+from workflows import selectors, services
+from workflows.forms import WorkflowCreateForm
 from workflows.models import Workflow
+from workflows.trial import last_runs
 
 
 def get_workflow_for_user(request: HttpRequest, name: str, right: str = "view") -> Workflow:
+    """404 without the view right (do not reveal it exists); 403 without the asked right."""
     workflow = get_object_or_404(Workflow, name=name)
-    if not user_has_workflow_right(request.user, workflow, right):  # type: ignore[arg-type]
-        raise Http404("No such workflow")  # do not reveal that it exists
+    if not user_has_workflow_right(request.user, workflow, "view"):  # type: ignore[arg-type]
+        raise Http404("No such workflow")
+    if right != "view" and not user_has_workflow_right(
+            request.user, workflow, right):  # type: ignore[arg-type]
+        raise PermissionDenied(f"You may not {right} {workflow.name}.")
     return workflow
+
+
+def creator_groups(user: object) -> list:
+    """Groups a new workflow joins, so that its creator may edit it; None means refused."""
+    groups = list(user.security_groups.filter(can_edit=True))  # type: ignore[attr-defined]
+    if not groups and not is_administrator(user):  # type: ignore[arg-type]
+        raise PermissionDenied("You need a security group with the edit right.")
+    return groups
 
 
 @login_required
@@ -31,39 +53,130 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
         "tag": request.GET.get("tag", ""),
         "active": request.GET.get("active", ""),
     }
-    workflows = selectors.workflow_list(user=request.user, **filters)
+    workflows = list(selectors.workflow_list(user=request.user, **filters))
+    runs = last_runs([w.id for w in workflows])
+    for workflow in workflows:
+        workflow.last_run = runs.get(workflow.id)  # type: ignore[attr-defined]
     template = "workflows/list.html#rows" if request.htmx else "workflows/list.html"
-    return render(
-        request,
-        template,
-        {
-            "workflows": workflows,
-            "filters": filters,
-            "environments": Environment.objects.all(),
-        },
-    )
+    return render(request, template, {
+        "workflows": workflows, "filters": filters, "environments": Environment.objects.all(),
+    })
+
+
+@login_required
+def workflow_create(request: HttpRequest) -> HttpResponse:
+    groups = creator_groups(request.user)
+    form = WorkflowCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        workflow, errors = services.workflow_create(
+            name=form.cleaned_data["name"], description=form.cleaned_data["description"],
+            user=request.user, perimeters=groups)
+        if workflow is not None:
+            return redirect("workflows:edit", name=workflow.name)
+        for field, problems in errors.items():
+            for problem in problems:
+                form.add_error(field, problem)
+    return render(request, "workflows/create.html", {"form": form})
+
+
+@login_required
+@require_POST
+def workflow_duplicate(request: HttpRequest, name: str) -> HttpResponse:
+    workflow = get_workflow_for_user(request, name, "edit")
+    creator_groups(request.user)
+    new_name = request.POST.get("new_name", "").strip() or f"{workflow.name}-copy"
+    copy, errors = services.workflow_duplicate(workflow=workflow, name=new_name,
+                                               user=request.user)
+    if copy is None:
+        messages.error(request, "; ".join(m for ms in errors.values() for m in ms))
+        return redirect("workflows:detail", name=workflow.name)
+    messages.success(request, f"Duplicated {workflow.name} as {copy.name}.")
+    return redirect("workflows:edit", name=copy.name)
+
+
+@login_required
+def workflow_delete(request: HttpRequest, name: str) -> HttpResponse:
+    workflow = get_workflow_for_user(request, name, "edit")
+    if request.method == "POST":
+        if request.POST.get("confirm") != workflow.name:
+            messages.error(request, "Type the workflow's name to confirm.")
+        else:
+            try:
+                services.workflow_delete(workflow=workflow)
+            except services.EditRefused as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(request, f"Deleted {name}.")
+                return redirect("workflows:list")
+    return render(request, "workflows/delete.html", {"workflow": workflow,
+                                                     "runs": workflow.runs.count()})
+
+
+@login_required
+@require_POST
+def workflow_set_active(request: HttpRequest, name: str) -> HttpResponse:
+    workflow = get_workflow_for_user(request, name, "edit")
+    services.workflow_set_active(workflow=workflow, active=request.POST.get("active") == "1")
+    messages.success(request, f"{workflow.name} is now "
+                              f"{'active' if workflow.active else 'inactive'}.")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "workflows:list"
+    return redirect(target or "workflows:list")
 
 
 @login_required
 def workflow_detail(request: HttpRequest, name: str) -> HttpResponse:
     workflow = get_workflow_for_user(request, name)
     version = selectors.latest_version(workflow)
-    return render(
-        request,
-        "workflows/detail.html",
-        {
-            "workflow": workflow,
-            "version": version,
-            "versions": workflow.versions.order_by("-number"),
-            "tree": selectors.version_tree(version) if version else [],
-            "triggers": version.triggers.all() if version else [],
-            "deployments": workflow.deployments.select_related("environment", "version"),
-            "runs": workflow.runs.select_related("environment")[:20],
-            "hooks": selectors.http_trigger_examples(workflow),
-            "schedules": selectors.schedule_previews(version) if version else [],
-            "can_run": user_has_workflow_right(request.user, workflow, "run"),  # type: ignore[arg-type]
-        },
-    )
+    return render(request, "workflows/detail.html", {
+        "workflow": workflow,
+        "version": version,
+        "versions": workflow.versions.order_by("-number"),
+        "tree": selectors.version_tree(version) if version else [],
+        "triggers": version.triggers.all() if version else [],
+        "deployments": workflow.deployments.select_related("environment", "version"),
+        "runs": workflow.runs.select_related("environment")[:20],
+        "hooks": selectors.http_trigger_examples(workflow),
+        "schedules": selectors.schedule_previews(version) if version else [],
+        "can_run": user_has_workflow_right(request.user, workflow, "run"),  # type: ignore[arg-type]
+        "can_edit": user_has_workflow_right(request.user, workflow, "edit"),  # type: ignore[arg-type]
+    })
+
+
+@login_required
+def workflow_history(request: HttpRequest, name: str) -> HttpResponse:
+    workflow = get_workflow_for_user(request, name)
+    return render(request, "workflows/history.html", {
+        "workflow": workflow,
+        "versions": workflow.versions.select_related("author").order_by("-number"),
+        "can_edit": user_has_workflow_right(request.user, workflow, "edit"),  # type: ignore[arg-type]
+    })
+
+
+def _number(value: str | None, default: int) -> int:
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or not 1 <= int(value) < 2**31:
+        raise Http404("No such version")
+    return int(value)
+
+
+@login_required
+def workflow_diff(request: HttpRequest, name: str) -> HttpResponse:
+    workflow = get_workflow_for_user(request, name)
+    numbers = list(workflow.versions.order_by("number").values_list("number", flat=True))
+    if not numbers:
+        raise Http404("No version")
+    b = _number(request.GET.get("b"), numbers[-1])
+    a = _number(request.GET.get("a"), max([n for n in numbers if n < b] or [b]))
+    versions = {v.number: v for v in workflow.versions.filter(number__in=[a, b])}
+    if a not in versions or b not in versions:
+        raise Http404("No such version")
+    diff = services.version_diff(a=versions[a], b=versions[b])
+    return render(request, "workflows/diff.html", {
+        "workflow": workflow, "a": a, "b": b, "numbers": numbers, "diff": diff,
+    })
 
 
 @login_required

@@ -1,62 +1,134 @@
-// Live run log: the backlog, then new lines over a websocket. Reconnects resume after the last
-// number received (no gap, no duplicate). Filters by level and step; "follow" keeps the newest
-// line in view and turns itself off when the reader scrolls up.
+// Live run log: the backlog, then new lines over a websocket, each numbered by its sequence.
+// The server is the record: on reconnect we ask for everything after the last number we hold
+// (?after=N), and drop any number we already have, so there is no gap and no duplicate.
+// Filters by level and step; "follow" keeps the newest line in view, pauses when the reader
+// scrolls up and resumes when they scroll back to the bottom. Status changes refresh the
+// step tree (an htmx partial) without reloading the page.
 (function () {
+  "use strict";
   const box = document.getElementById("run-log");
   if (!box) return;
   const level = document.getElementById("log-level");
   const step = document.getElementById("log-step");
   const follow = document.getElementById("log-follow");
+  const state = document.getElementById("log-state");
+  const FINAL = ["completed", "failed", "cancelled"];
   let lastSeq = 0;
-  let finished = false;
+  let finished = box.dataset.finished === "1";
+  let retryDelay = 500;
+  let socket = null;
+  let refreshTimer = null;
+  const knownSteps = new Set(Array.from(step.options, (o) => o.value));
 
   function visible(row) {
     return (!level.value || row.dataset.level === level.value) &&
-      (!step.value || row.dataset.step.includes(step.value));
+      (!step.value || row.dataset.step === step.value || row.dataset.step.startsWith(step.value + "."));
   }
   function applyFilters() {
     for (const row of box.children) row.hidden = !visible(row);
-  }
-  function addLine(msg) {
-    const row = document.createElement("div");
-    row.className = `line level-${msg.level}`;
-    row.dataset.seq = msg.seq;
-    row.dataset.level = msg.level;
-    row.dataset.step = msg.step || "";
-    row.textContent = `${msg.seq}  ${msg.level.toUpperCase()}  ${msg.step ? "[" + msg.step + "] " : ""}${msg.message}`;
-    row.hidden = !visible(row);
-    box.appendChild(row);
     if (follow.checked) box.scrollTop = box.scrollHeight;
+  }
+  function rowFor(line) {
+    const row = document.createElement("div");
+    row.className = `line level-${line.level}`;
+    row.dataset.seq = line.seq;
+    row.dataset.level = line.level;
+    row.dataset.step = line.step || "";
+    const number = document.createElement("span");
+    number.className = "seq";
+    number.textContent = line.seq;
+    const text = document.createElement("span");
+    text.textContent = ` ${line.level.toUpperCase().padEnd(7)} ${line.step ? "[" + line.step + "] " : ""}${line.message}`;
+    row.append(number, text);
+    row.hidden = !visible(row);
+    return row;
+  }
+  function addStepOption(key) {
+    if (!key || knownSteps.has(key)) return false;
+    knownSteps.add(key);
+    step.add(new Option(key, key));
+    return true;
+  }
+  // Returns false when the lines do not follow on from what we hold: the caller reconnects and
+  // the server sends the missing part from the database.
+  function addLines(lines) {
+    const fragment = document.createDocumentFragment();
+    let newStep = false;
+    for (const line of lines) {
+      if (line.seq <= lastSeq) continue; // already shown
+      if (line.seq !== lastSeq + 1) break; // a gap: never show lines out of order
+      lastSeq = line.seq;
+      fragment.appendChild(rowFor(line));
+      newStep = addStepOption(line.step) || newStep;
+    }
+    box.appendChild(fragment);
+    box.dataset.lastSeq = lastSeq;
+    if (follow.checked) box.scrollTop = box.scrollHeight;
+    if (newStep) refreshStateSoon();
+    return lines.length === 0 || lines[lines.length - 1].seq <= lastSeq;
+  }
+
+  // --- the step tree and result, re-rendered by the server ---------------------------------
+  function refreshState() {
+    refreshTimer = null;
+    const part = document.getElementById("run-state");
+    if (!part || !window.htmx) return;
+    const active = document.activeElement;
+    if (active && part.contains(active) && ["INPUT", "TEXTAREA"].includes(active.tagName)) {
+      refreshStateSoon(); // someone is typing a comment: do not wipe it
+      return;
+    }
+    const open = Array.from(part.querySelectorAll("details[open]"), (d) => d.dataset.step || d.className);
+    window.htmx.ajax("GET", box.dataset.stateUrl, {target: "#run-state", swap: "outerHTML"}).then(() => {
+      const fresh = document.getElementById("run-state");
+      for (const d of fresh.querySelectorAll("details")) {
+        if (open.includes(d.dataset.step || d.className)) d.open = true;
+      }
+    });
+  }
+  function refreshStateSoon() {
+    if (!refreshTimer) refreshTimer = setTimeout(refreshState, 700);
   }
   function setStatus(status) {
     const badge = document.getElementById("run-status");
-    badge.textContent = status;
-    badge.className = `status status-${status}`;
-    finished = ["completed", "failed", "cancelled"].includes(status);
+    if (badge.textContent !== status) {
+      badge.textContent = status;
+      badge.className = `status status-${status}`;
+      refreshStateSoon();
+    }
+    finished = FINAL.includes(status);
   }
+
+  // --- follow mode -------------------------------------------------------------------------
   box.addEventListener("scroll", () => {
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 8;
-    if (!atBottom && follow.checked) follow.checked = false;
+    if (follow.checked !== atBottom) follow.checked = atBottom;
   });
   level.addEventListener("change", applyFilters);
-  step.addEventListener("input", applyFilters);
+  step.addEventListener("change", applyFilters);
   follow.addEventListener("change", () => { if (follow.checked) box.scrollTop = box.scrollHeight; });
 
+  // --- the websocket -----------------------------------------------------------------------
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${scheme}://${location.host}/ws/runs/${box.dataset.run}/?after=${lastSeq}`);
-    ws.onmessage = (event) => {
+    socket = new WebSocket(`${scheme}://${location.host}/ws/runs/${box.dataset.run}/?after=${lastSeq}`);
+    socket.onopen = () => { retryDelay = 500; state.textContent = ""; };
+    socket.onmessage = (event) => {
       const msg = JSON.parse(event.data);
       if (msg.type === "lines") {
-        for (const line of msg.lines) {
-          if (line.seq > lastSeq) { lastSeq = line.seq; addLine(line); }
-        }
+        if (!addLines(msg.lines)) socket.close(4000, "gap"); // reconnect with ?after=lastSeq
       } else if (msg.type === "status") {
         setStatus(msg.status);
       }
     };
-    ws.onclose = (event) => {
-      if (event.code !== 4403 && !finished) setTimeout(connect, 1000);
+    socket.onclose = (event) => {
+      if (event.code === 4403) {
+        state.textContent = "Live log stopped: you are logged out or may no longer view this run.";
+      } else if (!finished || event.code === 4000) {
+        state.textContent = "Reconnecting…";
+        setTimeout(connect, retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 10000);
+      }
     };
   }
   connect();

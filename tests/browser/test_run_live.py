@@ -29,6 +29,7 @@ def test_log_lines_and_final_status_arrive_live(browser_page, daphne_server, wor
     workers.start(1)
     run = services.run_start(workflow=workflow, trigger_type="manual")
     page.goto(f"{daphne_server}/runs/{run.id}/")
+    page.evaluate("window.sameDocument = true")  # gone if the page reloads
     log = page.locator("#run-log")
     expect(log).to_contain_text("first line", timeout=15000)
     expect(log).not_to_contain_text("third line")
@@ -36,5 +37,12 @@ def test_log_lines_and_final_status_arrive_live(browser_page, daphne_server, wor
     expect(log).to_contain_text("third line", timeout=15000)
     expect(page.locator("#run-status")).to_have_text("completed", timeout=15000)
     lines = page.locator("#run-log .line")
-    assert [int(n) for n in lines.evaluate_all("rows => rows.map(r => r.dataset.seq)")] == [
-        1, 2, 3]
+    assert lines.evaluate_all("rows => rows.map(r => r.querySelector('.seq').textContent)") == [
+        "1", "2", "3"]
+    # The step tree was re-rendered live too: every step completed, still the same document.
+    expect(page.locator('#run-state tr[data-step="third"] .status')).to_have_text(
+        "completed", timeout=15000)
+    assert page.evaluate("window.sameDocument") is True
+    page.select_option("#log-step", "second")
+    expect(page.locator("#run-log .line:visible")).to_have_count(1)
+    expect(page.locator("#run-log .line:visible")).to_contain_text("second line")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+from unittest.mock import ANY
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -51,6 +53,13 @@ async def receive_lines(ws, count, timeout=5):
     return seqs
 
 
+async def closed_code(ws) -> int:
+    """Skip the frames still on their way; the close code."""
+    while (output := await ws.receive_output(timeout=5))["type"] != "websocket.close":
+        pass
+    return output["code"]
+
+
 def test_backlog_then_live_lines(run, admin_user):
     cookie = cookie_for(admin_user)
 
@@ -76,7 +85,9 @@ def test_reconnect_resumes_after_the_last_number(run, admin_user):
     async def scenario():
         ws = communicator(f"/ws/runs/{run.id}/?after=2", cookie)
         assert (await ws.connect())[0]
-        assert await receive_lines(ws, 1) == [3]
+        assert await ws.receive_json_from(timeout=5) == {"type": "lines", "lines": [
+            {"seq": 3, "step": "", "level": "info", "message": "line 3", "time": ANY}]}
+        assert await ws.receive_json_from(timeout=5) == {"type": "status", "status": "queued"}
         assert await ws.receive_nothing(timeout=0.3)
         await ws.disconnect()
 
@@ -152,27 +163,10 @@ def test_a_10000_line_burst_arrives_complete_in_order(ops_group, admin_user, wor
     workflow.perimeters.add(ops_group)
     run = services.run_start(workflow=workflow, trigger_type="manual")
     cookie = cookie_for(admin_user)
-
-    async def scenario():
-        ws = communicator(f"/ws/runs/{run.id}/", cookie)
-        assert (await ws.connect())[0]
-        seqs = []
-        while True:
-            try:
-                message = await ws.receive_json_from(timeout=30)
-            except TimeoutError:
-                raise AssertionError(f"stalled after {len(seqs)} lines") from None
-            if message["type"] == "lines":
-                seqs.extend(line["seq"] for line in message["lines"])
-            elif message["status"] in {"completed", "failed"}:
-                break
-        await ws.disconnect()
-        return seqs
-
-    workers.start(1)
-    seqs = async_to_sync(scenario)()
+    seqs, statuses = async_to_sync(watch_until_finished)(run, cookie, lambda: workers.start(1))
     assert seqs[:10000] == list(range(1, 10001))
-    assert len(seqs) == len(set(seqs))
+    assert seqs == list(range(1, len(seqs) + 1))  # in order, none twice, none missing
+    assert statuses[-1] == "completed"
 
 
 def test_the_stream_closes_on_logout_and_when_the_right_is_lost(run, admin_user, member,
@@ -189,8 +183,7 @@ def test_the_stream_closes_on_logout_and_when_the_right_is_lost(run, admin_user,
         assert (await ws.connect())[0]
         await receive_lines(ws, 3)
         await asyncio.get_running_loop().run_in_executor(None, revoke)
-        output = await ws.receive_output(timeout=5)
-        assert output == {"type": "websocket.close", "code": 4403}
+        assert await closed_code(ws) == 4403
 
     def log_out_admin():
         Session.objects.filter(session_key=admin_cookie.decode().split("=")[1]).delete()
@@ -200,3 +193,134 @@ def test_the_stream_closes_on_logout_and_when_the_right_is_lost(run, admin_user,
 
     async_to_sync(closes)(admin_cookie, log_out_admin)
     async_to_sync(closes)(member_cookie, drop_member_right)
+
+
+def test_a_lost_last_message_and_a_lost_status_arrive_at_the_next_reconciliation(
+        run, admin_user, monkeypatch):
+    from django.utils import timezone
+
+    from runner import consumers
+
+    monkeypatch.setattr(consumers, "RECHECK_SECONDS", 0.2)
+    cookie = cookie_for(admin_user)
+
+    def written_but_never_broadcast():
+        LogLine.objects.bulk_create(LogLine(run=run, seq=i, message=f"line {i}") for i in (4, 5))
+        Run.objects.filter(id=run.id).update(status="completed", finished_at=timezone.now())
+
+    async def scenario():
+        ws = communicator(f"/ws/runs/{run.id}/", cookie)
+        assert (await ws.connect())[0]
+        assert await receive_lines(ws, 3) == [1, 2, 3]
+        assert await ws.receive_json_from(timeout=5) == {"type": "status", "status": "queued"}
+        await asyncio.get_running_loop().run_in_executor(None, written_but_never_broadcast)
+        assert await receive_lines(ws, 2) == [4, 5]
+        assert await ws.receive_json_from(timeout=5) == {"type": "status", "status": "completed"}
+        await ws.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_the_stream_closes_when_the_user_is_deactivated(run, member, monkeypatch):
+    from runner import consumers
+
+    monkeypatch.setattr(consumers, "RECHECK_SECONDS", 0.2)
+    cookie = cookie_for(member)
+
+    async def scenario():
+        ws = communicator(f"/ws/runs/{run.id}/", cookie)
+        assert (await ws.connect())[0]
+        await receive_lines(ws, 3)
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: type(member).objects.filter(id=member.id).update(is_active=False))
+        assert await closed_code(ws) == 4403
+
+    async_to_sync(scenario)()
+
+
+def test_runs_stream_stops_when_the_perimeter_is_lost_and_closes_on_logout(
+        run, member, ops_group, monkeypatch):
+    from django.contrib.sessions.models import Session
+
+    from runner import consumers
+
+    monkeypatch.setattr(consumers, "RECHECK_SECONDS", 0.2)
+    cookie = cookie_for(member)
+    message = {"type": "run.status", "run": str(run.id), "status": "running"}
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        ws = communicator("/ws/runs/", cookie)
+        assert (await ws.connect())[0]
+        await loop.run_in_executor(None, lambda: ops_group.members.remove(member))
+        await asyncio.sleep(0.6)
+        await get_channel_layer().group_send("runs", message)
+        assert await ws.receive_nothing(timeout=0.5)
+        await loop.run_in_executor(None, lambda: Session.objects.all().delete())
+        assert await closed_code(ws) == 4403
+
+    async_to_sync(scenario)()
+
+
+TINY_LAYER_SETTINGS = """
+from owlgrid_site.settings import *  # noqa: F403
+
+# One message at most waits in a channel: a burst loses most of its live messages.
+CHANNEL_LAYERS["default"]["CONFIG"]["capacity"] = 1  # noqa: F405
+"""
+
+
+def test_a_burst_arrives_complete_through_a_layer_that_really_drops_messages(
+        ops_group, admin_user, workers, monkeypatch, tmp_path):
+    """The worker's channel layer holds one message per channel, and the viewer is slow, so
+    Redis discards most live messages (and maybe the final status): the consumer must notice
+    each gap by number, fill it from the database, and still deliver the status."""
+    from runner import consumers
+
+    (tmp_path / "tiny_layer_settings.py").write_text(TINY_LAYER_SETTINGS)
+    monkeypatch.setattr(consumers, "RECHECK_SECONDS", 0.5)
+    gaps: list[int] = []
+    carried: list[int] = []
+    deliver = consumers.RunLogConsumer.log_lines
+
+    async def slow_viewer(self, event):
+        carried.append(len(event["lines"]))
+        if event["lines"][0]["seq"] > self.last_seq + 1:
+            gaps.append(event["lines"][0]["seq"])
+        await asyncio.sleep(0.05)  # the burst comes in 500-line messages, far faster than this
+        await deliver(self, event)
+
+    monkeypatch.setattr(consumers.RunLogConsumer, "log_lines", slow_viewer)
+    workflow, _ = publish_workflow("lossy", [
+        {"name": "burst", "type": "log", "inputs": {"message": "tick", "repeat": 10000}}])
+    workflow.perimeters.add(ops_group)
+    run = services.run_start(workflow=workflow, trigger_type="manual")
+    cookie = cookie_for(admin_user)
+    seqs, statuses = async_to_sync(watch_until_finished)(run, cookie, lambda: workers.start(
+        1, DJANGO_SETTINGS_MODULE="tiny_layer_settings",
+        PYTHONPATH=f"{tmp_path}:{':'.join(sys.path)}"))
+    assert seqs == list(range(1, LogLine.objects.filter(run=run).count() + 1))
+    assert len(seqs) >= 10000 and statuses[-1] == "completed"
+    print(f"live messages {len(carried)} carrying {sum(carried)} lines, {len(gaps)} gaps seen")
+    assert sum(carried) < len(seqs), "the layer dropped nothing: no backfill was exercised"
+    assert gaps, "no live message revealed a gap"
+
+
+async def watch_until_finished(run, cookie, start_workers) -> tuple[list[int], list[str]]:
+    """Connect first, then start the worker: the lines must come live, not as a backlog."""
+    ws = communicator(f"/ws/runs/{run.id}/", cookie)
+    assert (await ws.connect())[0]
+    await asyncio.get_running_loop().run_in_executor(None, start_workers)
+    seqs: list[int] = []
+    statuses: list[str] = []
+    while not statuses or statuses[-1] not in {"completed", "failed", "cancelled"}:
+        try:
+            message = await ws.receive_json_from(timeout=30)
+        except TimeoutError:
+            raise AssertionError(f"stalled after {len(seqs)} lines, {statuses}") from None
+        if message["type"] == "lines":
+            seqs.extend(line["seq"] for line in message["lines"])
+        else:
+            statuses.append(message["status"])
+    await ws.disconnect()
+    return seqs, statuses

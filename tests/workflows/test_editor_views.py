@@ -1,0 +1,338 @@
+"""The editor's pages and htmx endpoints through the Django test client."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from workflows import services
+from workflows.models import Action, Workflow
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def workflow(ops_group, admin_user) -> Workflow:
+    workflow, _ = services.workflow_create(name="orders", user=admin_user,
+                                           perimeters=[ops_group])
+    return workflow
+
+
+@pytest.fixture
+def editor(client, member):
+    client.force_login(member)
+    return client
+
+
+@pytest.fixture
+def viewer(client, django_user_model, workflow):
+    from environments.models import SecurityGroup
+
+    group = SecurityGroup.objects.create(name="readers", can_view=True)
+    user = django_user_model.objects.create_user("reader", password="reader-pass-123")
+    group.members.add(user)
+    workflow.perimeters.add(group)
+    client.force_login(user)
+    return client
+
+
+def url(name: str, *args) -> str:
+    return reverse(f"workflows:{name}", args=args)
+
+
+def draft_of(workflow):
+    return services.draft_get_or_create(workflow=workflow)
+
+
+def add(client, workflow, type_, parent="", slot=""):
+    response = client.post(url("edit_action_add", workflow.name),
+                           {"type": type_, "parent": parent, "slot": slot}, **HTMX)
+    assert response.status_code == 200
+    return Action.objects.filter(version__workflow=workflow).order_by("-id")
+
+
+def test_editor_page_shows_tree_palette_and_panels(editor, workflow):
+    branch = services.action_add(version=draft_of(workflow), type="if")
+    services.action_add(version=branch.version, type="log", parent=branch, slot="else")
+    page = editor.get(url("edit", workflow.name)).content.decode()
+    for text in ('id="tree"', "if_1", "log_1", 'data-slot="then"', 'data-slot="else"',
+                 'data-type="http_request"', 'id="triggers"', 'id="versions"',
+                 'id="settings"', "Test run the draft", "needs setup"):
+        assert text in page
+
+
+def test_create_workflow_and_land_in_the_editor(editor, ops_group):
+    response = editor.post(url("create"), {"name": "new-flow", "description": "d"})
+    assert response.status_code == 302 and response.url == url("edit", "new-flow")
+    created = Workflow.objects.get(name="new-flow")
+    assert list(created.perimeters.all()) == [ops_group]
+    response = editor.post(url("create"), {"name": "Bad Name"})
+    assert response.status_code == 200 and "errorlist" in response.content.decode()
+
+
+def test_add_into_a_slot_returns_the_tree_fragment(editor, workflow):
+    add(editor, workflow, "if")
+    branch = Action.objects.get(name="if_1")
+    response = editor.post(url("edit_action_add", workflow.name),
+                           {"type": "for_each", "parent": branch.id, "slot": "then"}, **HTMX)
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="tree"') and "<html" not in body
+    assert "owlgrid:select" in response["HX-Trigger-After-Settle"]
+    assert Action.objects.get(name="for_each_1").parent == branch
+
+
+def test_add_into_a_missing_slot_is_refused(editor, workflow):
+    add(editor, workflow, "log")
+    log = Action.objects.get(name="log_1")
+    response = editor.post(url("edit_action_add", workflow.name),
+                           {"type": "log", "parent": log.id, "slot": "then"}, **HTMX)
+    assert response.status_code == 400 and "has no slot" in response.content.decode()
+    assert Action.objects.count() == 1
+
+
+def test_panel_get_and_save(editor, workflow):
+    add(editor, workflow, "http_request")
+    action = Action.objects.get()
+    panel = editor.get(url("edit_action", workflow.name, action.id), **HTMX).content.decode()
+    assert 'name="in__url"' in panel and 'name="in__method"' in panel
+    response = editor.post(url("edit_action", workflow.name, action.id), {
+        "in__url": "https://api.test/items", "in__method": "POST",
+        "in__json": '{"a": 1}', "in__headers": "", "in__timeout": "10", "name": "fetch",
+        "retry_max_attempts": "2"}, **HTMX)
+    body = response.content.decode()
+    assert "Saved." in body and 'hx-swap-oob="true"' in body and "POST https://api.test" in body
+    action.refresh_from_db()
+    assert action.name == "fetch" and action.retry == {"max_attempts": 2}
+    assert action.inputs == {"url": "https://api.test/items", "method": "POST",
+                             "json": {"a": 1}, "timeout": 10,
+                             "follow_redirects": False}
+
+
+@pytest.mark.parametrize(("posted", "field", "message"), [
+    ({"in__url": "ftp:/nope"}, None, "url must be absolute"),
+    ({"in__url": "https://x.test/{{ oops( }}"}, "in__url", "syntax error"),
+    ({"in__url": ""}, "in__url", "Field required"),
+    ({"in__url": "https://x.test", "in__headers": "{not json"}, "in__headers",
+     "Enter valid JSON"),
+    ({"in__url": "https://x.test", "in__timeout": "lots"}, "in__timeout", "Enter a number"),
+    ({"in__url": "https://x.test", "in__timeout": "1000"}, "in__timeout", "less than or equal"),
+    ({"in__url": "https://x.test", "name": "Bad Name"}, "name", "lowercase"),
+])
+def test_invalid_input_shows_a_message_at_the_field_and_saves_nothing(editor, workflow, posted,
+                                                                      field, message):
+    add(editor, workflow, "http_request")
+    action = Action.objects.get()
+    data = {"name": action.name, **posted}
+    response = editor.post(url("edit_action", workflow.name, action.id), data, **HTMX)
+    body = response.content.decode()
+    assert message in body and "Saved." not in body
+    if field:
+        assert f'id="errors-{field}"' in body
+        at_field = body.split(f'id="errors-{field}"')[1].split("</ul>")[0]
+        assert message in at_field
+    action.refresh_from_db()
+    assert action.inputs == {} and action.name == "http_request_1"
+
+
+def test_expression_check_flags_syntax_as_you_type(editor, workflow):
+    good = editor.post(url("edit_check", workflow.name),
+                       {"field": "in__url", "in__url": "{{ trigger.body.x }}"}, **HTMX)
+    bad = editor.post(url("edit_check", workflow.name),
+                      {"field": "in__url", "in__url": "{{ trigger.body.x ( }}"}, **HTMX)
+    assert good.content == b"" and "syntax error" in bad.content.decode()
+
+
+def test_move_duplicate_delete(editor, workflow):
+    add(editor, workflow, "if")
+    add(editor, workflow, "log")
+    branch, log = Action.objects.get(name="if_1"), Action.objects.get(name="log_1")
+    response = editor.post(url("edit_action_move", workflow.name, log.id),
+                           {"parent": branch.id, "slot": "else", "position": "0"}, **HTMX)
+    assert response.status_code == 200
+    log.refresh_from_db()
+    assert (log.parent_id, log.slot) == (branch.id, "else")
+    response = editor.post(url("edit_action_move", workflow.name, branch.id),
+                           {"parent": log.id, "slot": "then", "position": "0"}, **HTMX)
+    assert response.status_code == 400 and 'role="alert"' in response.content.decode()
+    editor.post(url("edit_action_duplicate", workflow.name, branch.id), **HTMX)
+    assert Action.objects.filter(name__in=["if_1_copy_1", "log_1_copy_1"]).count() == 2
+    editor.post(url("edit_action_delete", workflow.name, branch.id), **HTMX)
+    assert sorted(Action.objects.values_list("name", flat=True)) == ["if_1_copy_1",
+                                                                    "log_1_copy_1"]
+
+
+def test_suggestions_in_the_panel(editor, workflow, environments):
+    from environments.models import Variable
+
+    Variable.objects.create(environment=environments["dev"], name="API_BASE", value="secret-x")
+    draft = draft_of(workflow)
+    loop = services.action_add(version=draft, type="for_each")
+    services.action_add(version=draft, type="log", position=0)
+    inner = services.action_add(version=draft, type="log", parent=loop, slot="body")
+    panel = editor.get(url("edit_action", workflow.name, inner.id), **HTMX).content.decode()
+    for text in ("steps.log_1.output", "env.API_BASE", 'data-insert="item"', "trigger.body"):
+        assert text in panel
+    assert "secret-x" not in panel
+
+
+def test_triggers_and_settings(editor, workflow, ops_group, environments):
+    response = editor.post(url("edit_trigger_add", workflow.name), {"type": "http"}, **HTMX)
+    assert response.status_code == 200 and "/hooks/" in response.content.decode()
+    trigger = draft_of(workflow).triggers.get()
+    prefix = f"t{trigger.pk.hex[:8]}"
+    bad = editor.post(url("edit_trigger", workflow.name, trigger.id), {
+        f"{prefix}-name": "web", f"{prefix}-access": "group",
+        f"{prefix}-access_group": ops_group.id, f"{prefix}-settings": '{"mode": "later"}'},
+        **HTMX)
+    assert bad.status_code == 400 and "sync" in bad.content.decode()
+    trigger.refresh_from_db()
+    assert trigger.name == "http_1"
+    editor.post(url("edit_trigger_add", workflow.name), {"type": "schedule"}, **HTMX)
+    page = editor.get(url("edit", workflow.name)).content.decode()
+    assert "Next:" in page
+    editor.post(url("edit_trigger_delete", workflow.name, trigger.id), **HTMX)
+    assert list(draft_of(workflow).triggers.values_list("type", flat=True)) == ["schedule"]
+    response = editor.post(url("edit_settings", workflow.name), {
+        "name": "orders", "description": "Takes orders", "tags": "shop, core",
+        "perimeters": [ops_group.id]}, **HTMX)
+    assert "Saved." in response.content.decode()
+    workflow.refresh_from_db()
+    assert workflow.tags == ["shop", "core"] and workflow.description == "Takes orders"
+    bad = editor.post(url("edit_settings", workflow.name), {"name": "NO NO"}, **HTMX)
+    assert bad.status_code == 400 and "errorlist" in bad.content.decode()
+
+
+def publish_ready(workflow):
+    draft = draft_of(workflow)
+    log = services.action_add(version=draft, type="log")
+    services.action_update(action=log, inputs={"message": "hello"})
+    return draft
+
+
+def test_publish_history_diff_restore(editor, workflow):
+    draft = draft_of(workflow)
+    log = services.action_add(version=draft, type="log")
+    refused = editor.post(url("publish", workflow.name), {"note": "x"}, **HTMX)
+    assert refused.status_code == 400 and "message" in refused.content.decode()
+    services.action_update(action=log, inputs={"message": "hello"})
+    response = editor.post(url("publish", workflow.name), {"note": "first"}, **HTMX)
+    assert response["HX-Redirect"] == url("edit", workflow.name)
+    draft = draft_of(workflow)
+    wait = services.action_add(version=draft, type="wait")
+    assert services.action_update(action=wait, inputs={"seconds": 1}) == {}
+    editor.post(url("publish", workflow.name), {"note": "second"}, **HTMX)
+    history = editor.get(url("history", workflow.name)).content.decode()
+    assert "first" in history and "second" in history
+    diff = editor.get(url("diff", workflow.name) + "?a=1&b=2")
+    assert "wait_1" in diff.content.decode() and "Added" in diff.content.decode()
+    assert editor.get(url("diff", workflow.name) + "?a=1&b=99").status_code == 404
+    response = editor.post(url("restore", workflow.name), {"number": "1"})
+    assert response.status_code == 302
+    assert list(draft_of(workflow).actions.values_list("name", flat=True)) == ["log_1"]
+
+
+def test_diff_shows_moves(editor, workflow):
+    draft = draft_of(workflow)
+    branch = services.action_add(version=draft, type="if")
+    log = services.action_add(version=draft, type="log")
+    services.action_update(action=branch, inputs={"condition": "{{ true }}"})
+    services.action_update(action=log, inputs={"message": "m"})
+    services.version_publish(version=draft)
+    draft = draft_of(workflow)
+    services.action_move(action=draft.actions.get(name="log_1"),
+                         parent=draft.actions.get(name="if_1"), slot="then", position=0)
+    services.version_publish(version=draft)
+    body = editor.get(url("diff", workflow.name) + "?a=1&b=2").content.decode()
+    assert "Moved" in body and "if_1.then, position 1" in body
+
+
+def test_test_run_starts_the_draft_and_polls(editor, workflow, environments, redis_conn):
+    from runner.models import Run
+
+    publish_ready(workflow)
+    bad = editor.post(url("test_run", workflow.name), {"sample": "{nope"}, **HTMX)
+    assert bad.status_code == 400 and "Enter valid JSON" in bad.content.decode()
+    response = editor.post(url("test_run", workflow.name), {"sample": '{"x": 1}'}, **HTMX)
+    run = Run.objects.get()
+    assert run.is_test and run.version.status == "draft" and run.trigger_input == {
+        "body": {"x": 1}}
+    assert run.environment == environments["dev"]
+    assert "every 1s" in response.content.decode()
+    status = editor.get(url("test_status", workflow.name), **HTMX).content.decode()
+    assert 'hx-swap-oob="true"' in status and "queued" in status
+    page = editor.get(url("edit", workflow.name)).content.decode()
+    assert json.dumps({"x": 1}, indent=2).replace('"', "&quot;") in page
+
+
+def test_list_shows_actions_and_last_run(editor, workflow):
+    body = editor.get(url("list")).content.decode()
+    assert url("edit", "orders") in body and "Deactivate" in body and "never" in body
+    editor.post(url("set_active", "orders"), {"active": "0"})
+    workflow.refresh_from_db()
+    assert workflow.active is False
+    response = editor.post(url("set_active", "orders"),
+                           {"active": "1", "next": "https://evil.test/"})
+    assert response.url == url("list")
+
+
+def test_duplicate_and_delete_with_confirmation(editor, workflow):
+    response = editor.post(url("duplicate", "orders"))
+    assert response.url == url("edit", "orders-copy")
+    assert editor.get(url("delete", "orders-copy")).status_code == 200
+    editor.post(url("delete", "orders-copy"), {"confirm": "wrong"})
+    assert Workflow.objects.filter(name="orders-copy").exists()
+    response = editor.post(url("delete", "orders-copy"), {"confirm": "orders-copy"})
+    assert response.url == url("list")
+    assert not Workflow.objects.filter(name="orders-copy").exists()
+
+
+def endpoints(workflow):
+    action = services.action_add(version=draft_of(workflow), type="log")
+    trigger, _ = services.trigger_add(version=draft_of(workflow), type="manual")
+    return [
+        ("post", url("edit_action_add", workflow.name), {"type": "log"}),
+        ("get", url("edit_action", workflow.name, action.id), {}),
+        ("post", url("edit_action", workflow.name, action.id), {"name": "x"}),
+        ("post", url("edit_action_move", workflow.name, action.id), {"position": "0"}),
+        ("post", url("edit_action_delete", workflow.name, action.id), {}),
+        ("post", url("edit_action_duplicate", workflow.name, action.id), {}),
+        ("post", url("edit_check", workflow.name), {"field": "x"}),
+        ("post", url("edit_trigger_add", workflow.name), {"type": "manual"}),
+        ("post", url("edit_trigger", workflow.name, trigger.id), {}),
+        ("post", url("edit_trigger_delete", workflow.name, trigger.id), {}),
+        ("post", url("edit_settings", workflow.name), {"name": "hacked"}),
+        ("post", url("publish", workflow.name), {}),
+        ("post", url("restore", workflow.name), {"number": "1"}),
+        ("post", url("test_run", workflow.name), {}),
+        ("get", url("test_status", workflow.name), {}),
+        ("get", url("edit", workflow.name), {}),
+        ("post", url("duplicate", workflow.name), {}),
+        ("post", url("delete", workflow.name), {"confirm": workflow.name}),
+        ("post", url("set_active", workflow.name), {"active": "0"}),
+    ]
+
+
+def test_viewers_may_look_but_every_edit_is_refused(viewer, workflow):
+    assert viewer.get(url("history", workflow.name)).status_code == 200
+    assert viewer.get(url("diff", workflow.name)).status_code == 200
+    for method, path, data in endpoints(workflow):
+        response = getattr(viewer, method)(path, data, **HTMX)
+        assert response.status_code == 403, path
+    workflow.refresh_from_db()
+    assert workflow.name == "orders" and workflow.active
+    assert Action.objects.count() == 1
+
+
+def test_outsiders_see_nothing(client, outsider, workflow):
+    client.force_login(outsider)
+    for method, path, data in endpoints(workflow) + [("get", url("history", "orders"), {}),
+                                                     ("get", url("diff", "orders"), {})]:
+        assert getattr(client, method)(path, data, **HTMX).status_code == 404, path
+    assert client.get(url("create")).status_code == 403
+
+
+def test_anonymous_users_are_sent_to_log_in(client, workflow):
+    assert client.get(url("edit", workflow.name)).status_code == 302

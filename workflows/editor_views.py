@@ -1,0 +1,378 @@
+"""The editor page and its htmx endpoints; each edit answers with just the fragment it changes.
+
+Every write goes through `workflows.services`, which validates it whole: the browser can never
+save an invalid tree, whatever it posts. Editing needs the `edit` right; the page shows the
+workflow's draft (made on first visit from the latest version).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from workflows import editor, selectors, services, trial
+from workflows.forms import ActionForm, TriggerForm, WorkflowSettingsForm
+from workflows.models import Action, Trigger, Workflow, WorkflowVersion
+from workflows.views import get_workflow_for_user
+
+TEMPLATE = "workflows/editor.html"
+
+
+def _draft(request: HttpRequest, name: str) -> tuple[Workflow, WorkflowVersion]:
+    workflow = get_workflow_for_user(request, name, "edit")
+    return workflow, services.draft_get_or_create(workflow=workflow, user=request.user)
+
+
+def _action(version: WorkflowVersion, action_id: Any) -> Action:
+    return get_object_or_404(Action, id=action_id, version=version)
+
+
+def _parent(version: WorkflowVersion, raw: str | None) -> Action | None:
+    return _action(version, raw) if raw else None
+
+
+def _position(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() and int(raw) < 2**31 else None
+
+
+def _tree_context(workflow: Workflow, version: WorkflowVersion, **extra: Any) -> dict[str, Any]:
+    run = trial.latest_test_run(workflow)
+    return {"workflow": workflow, "version": version, "palette": editor.palette(),
+            "tree": editor.editor_tree(version, trial.step_results(run)), **extra}
+
+
+def _render_tree(request: HttpRequest, workflow: Workflow, version: WorkflowVersion,
+                 error: str = "", status: int = 200) -> HttpResponse:
+    context = _tree_context(workflow, version, tree_error=error)
+    return render(request, f"{TEMPLATE}#tree", context, status=status)
+
+
+def _panel(request: HttpRequest, workflow: Workflow, action: Action,
+           form: ActionForm | None = None, saved: bool = False) -> HttpResponse:
+    check_url = reverse("workflows:edit_check", args=[workflow.name])
+    form = form or ActionForm(action=action, check_url=check_url)
+    node = editor.editor_tree(action.version, trial.step_results(
+        trial.latest_test_run(workflow)))
+    return render(request, f"{TEMPLATE}#panel", {
+        "workflow": workflow, "action": action, "form": form, "saved": saved,
+        "action_type": form.action_type, "oob_node": _find(node, action.id) if saved else None,
+        "suggestions": editor.suggestions(action, trial.last_sample(workflow)),
+    })
+
+
+def _find(nodes: list[editor.Node], action_id: Any) -> editor.Node | None:
+    for node in nodes:
+        if node.action.id == action_id:
+            return node
+        for _, children in node.slots:
+            if found := _find(children, action_id):
+                return found
+    return None
+
+
+@login_required
+@require_GET
+def edit(request: HttpRequest, name: str) -> HttpResponse:
+    workflow, draft = _draft(request, name)
+    run = trial.latest_test_run(workflow)
+    return render(request, TEMPLATE, {
+        **_tree_context(workflow, draft),
+        **_side_context(workflow, draft),
+        "run": trial.run_summary(run), "results": trial.step_results(run),
+        "sample": json.dumps(trial.last_sample(workflow), indent=2),
+    })
+
+
+def _side_context(workflow: Workflow, draft: WorkflowVersion) -> dict[str, Any]:
+    triggers = list(draft.triggers.select_related("access_group").order_by("position"))
+    return {
+        "triggers": [(t, TriggerForm.for_trigger(t), _trigger_extra(workflow, t))
+                     for t in triggers],
+        "trigger_types": Trigger.Type.choices,
+        "settings_form": WorkflowSettingsForm(initial={
+            "name": workflow.name, "description": workflow.description,
+            "tags": ", ".join(workflow.tags or []), "concurrency_limit": workflow.concurrency_limit,
+            "perimeters": list(workflow.perimeters.values_list("id", flat=True))}),
+        "versions": workflow.versions.select_related("author").order_by("-number"),
+        "problems": services.version_problems(draft),
+    }
+
+
+def _trigger_extra(workflow: Workflow, trigger: Trigger) -> dict[str, Any]:
+    """Next fire times for schedules; URLs and curl examples for HTTP triggers."""
+    extra: dict[str, Any] = {}
+    if trigger.type == Trigger.Type.SCHEDULE:
+        from workflows.schedules import next_fire_times
+
+        try:
+            extra["next"] = next_fire_times(trigger.settings or {}, 5)
+        except (KeyError, ValueError):
+            extra["next"] = []
+    if trigger.type == Trigger.Type.HTTP:
+        extra["hooks"] = http_examples(workflow, trigger)
+    return extra
+
+
+def http_examples(workflow: Workflow, trigger: Trigger) -> list[dict[str, str]]:
+    """Deployed URLs with curl examples; before any deployment, the URL each would get."""
+    try:
+        from runner.hooks import http_trigger_examples  # type: ignore[attr-defined]
+    except ImportError:
+        http_trigger_examples = selectors.http_trigger_examples
+    examples = [e for e in http_trigger_examples(workflow) if e.get("trigger") == trigger.name]
+    if examples:
+        return examples
+    from django.conf import settings
+
+    from environments.models import Environment
+
+    return [{"environment": env.name, "trigger": trigger.name, "deployed": "",
+             "url": f"{settings.SITE_URL}/hooks/{env.name}/{workflow.name}",
+             "curl": f"curl -X POST {settings.SITE_URL}/hooks/{env.name}/{workflow.name} "
+                     "-H 'Content-Type: application/json' -d '{}'"}
+            for env in Environment.objects.order_by("position")]
+
+
+# --- the tree ---------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def action_add(request: HttpRequest, name: str) -> HttpResponse:
+    workflow, draft = _draft(request, name)
+    try:
+        action = services.action_add(
+            version=draft, type=request.POST.get("type", ""),
+            parent=_parent(draft, request.POST.get("parent")),
+            slot=request.POST.get("slot", ""), position=_position(request.POST.get("position")))
+    except ValidationError as exc:
+        return _render_tree(request, workflow, draft, " ".join(exc.messages), 400)
+    response = _render_tree(request, workflow, draft)
+    response["HX-Trigger-After-Settle"] = json.dumps({"owlgrid:select": str(action.id)})
+    return response
+
+
+@login_required
+@require_POST
+def action_move(request: HttpRequest, name: str, action_id: str) -> HttpResponse:
+    workflow, draft = _draft(request, name)
+    action = _action(draft, action_id)
+    position = _position(request.POST.get("position"))
+    try:
+        services.action_move(action=action, parent=_parent(draft, request.POST.get("parent")),
+                             slot=request.POST.get("slot", ""), position=position or 0)
+    except ValidationError as exc:
+        return _render_tree(request, workflow, draft, " ".join(exc.messages), 400)
+    return _render_tree(request, workflow, draft)
+
+
+@login_required
+@require_POST
+def action_delete(request: HttpRequest, name: str, action_id: str) -> HttpResponse:
+    workflow, draft = _draft(request, name)
+    services.action_delete(action=_action(draft, action_id))
+    return _render_tree(request, workflow, draft)
+
+
+@login_required
+@require_POST
+def action_duplicate(request: HttpRequest, name: str, action_id: str) -> HttpResponse:
+    workflow, draft = _draft(request, name)
+    clone = services.action_duplicate(action=_action(draft, action_id))
+    response = _render_tree(request, workflow, draft)
+    response["HX-Trigger-After-Settle"] = json.dumps({"owlgrid:select": str(clone.id)})
+    return response
+
+
+@login_required
+def action_edit(request: HttpRequest, name: str, action_id: str) -> HttpResponse:
+    workflow, draft = _draft(request, name)
+    action = _action(draft, action_id)
+    if request.method != "POST":
+        return _panel(request, workflow, action)
+    check_url = reverse("workflows:edit_check", args=[workflow.name])
+    form = ActionForm(request.POST, action=action, check_url=check_url)
+    if not form.is_valid():
+        return _panel(request, workflow, action, form)
+    data = form.cleaned_data
+    errors = services.action_update(
+        action=action, inputs=data["inputs"], name=data["name"], description=data["description"],
+        retry=data["retry"], timeout_seconds=data["timeout_seconds"] or None,
+        continue_on_error=data["continue_on_error"])
+    if errors:
+        action.refresh_from_db()
+        form.add_service_errors(errors)
+        return _panel(request, workflow, action, form)
+    return _panel(request, workflow, action, saved=True)
+
+
+@login_required
+@require_POST
+def expression_check(request: HttpRequest, name: str) -> HttpResponse:
+    """Flag a syntax error as the user types; saving validates again on the server."""
+    get_workflow_for_user(request, name, "edit")
+    field = request.POST.get("field", "")
+    message = editor.check_expression(request.POST.get(field, ""))
+    html = f'<span class="error">{_escape(message)}</span>' if message else ""
+    return HttpResponse(html)
+
+
+def _escape(text: str) -> str:
+    from django.utils.html import escape
+
+    return escape(text)
+
+
+# --- triggers, settings, versions, test runs ----------------------------------------------
+
+
+def _render_side(request: HttpRequest, workflow: Workflow, draft: WorkflowVersion,
+                 partial: str, **extra: Any) -> HttpResponse:
+    context = {"workflow": workflow, "version": draft, **_side_context(workflow, draft), **extra}
+    return render(request, f"{TEMPLATE}#{partial}", context,
+                  status=400 if extra.get("invalid") else 200)
+
+
+@login_required
+@require_POST
+def trigger_add(request: HttpRequest, name: str) -> HttpResponse:
+    workflow, draft = _draft(request, name)
+    _, errors = services.trigger_add(version=draft, type=request.POST.get("type", ""))
+    return _render_side(request, workflow, draft, "triggers", trigger_errors=errors,
+                        invalid=bool(errors))
+
+
+@login_required
+@require_POST
+def trigger_edit(request: HttpRequest, name: str, trigger_id: str) -> HttpResponse:
+    workflow, draft = _draft(request, name)
+    trigger = get_object_or_404(Trigger, id=trigger_id, version=draft)
+    form = TriggerForm(request.POST, prefix=f"t{trigger.pk.hex[:8]}")
+    if form.is_valid():
+        errors = services.trigger_update(
+            trigger=trigger, name=form.cleaned_data["name"],
+            settings=form.cleaned_data["settings"], access=form.cleaned_data["access"],
+            access_group=form.cleaned_data["access_group"])
+        for field, problems in errors.items():
+            for problem in problems:
+                target = field if field in form.fields else (
+                    "settings" if field.startswith("settings") else None)
+                form.add_error(target, f"{field}: {problem}" if target != field else problem)
+    if form.errors:
+        context = _side_context(workflow, draft)
+        context["triggers"] = [(t, form if t.id == trigger.id else f, x)
+                               for t, f, x in context["triggers"]]
+        return render(request, f"{TEMPLATE}#triggers", {"workflow": workflow, "version": draft,
+                                                        **context}, status=400)
+    return _render_side(request, workflow, draft, "triggers", trigger_saved=trigger.id)
+
+
+@login_required
+@require_POST
+def trigger_delete(request: HttpRequest, name: str, trigger_id: str) -> HttpResponse:
+    workflow, draft = _draft(request, name)
+    services.trigger_delete(trigger=get_object_or_404(Trigger, id=trigger_id, version=draft))
+    return _render_side(request, workflow, draft, "triggers")
+
+
+@login_required
+@require_POST
+def settings_edit(request: HttpRequest, name: str) -> HttpResponse:
+    workflow, draft = _draft(request, name)
+    form = WorkflowSettingsForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        errors = services.workflow_update_settings(
+            workflow=workflow, name=data["name"], description=data["description"],
+            tags=data["tags"], perimeters=list(data["perimeters"]),
+            concurrency_limit=data["concurrency_limit"])
+        for field, problems in errors.items():
+            for problem in problems:
+                form.add_error(field, problem)
+        if not errors and workflow.name != name:
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = reverse("workflows:edit", args=[workflow.name])
+            return response
+    if form.errors:
+        workflow.refresh_from_db()
+        return render(request, f"{TEMPLATE}#settings", {
+            "workflow": workflow, "version": draft, "settings_form": form}, status=400)
+    return _render_side(request, workflow, draft, "settings", settings_saved=True)
+
+
+def _back_to_editor(request: HttpRequest, workflow: Workflow) -> HttpResponse:
+    url = reverse("workflows:edit", args=[workflow.name])
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+@login_required
+@require_POST
+def version_publish(request: HttpRequest, name: str) -> HttpResponse:
+    workflow, draft = _draft(request, name)
+    try:
+        version = services.version_publish(version=draft, user=request.user,
+                                           note=request.POST.get("note", "").strip())
+    except services.EditRefused as exc:
+        return _render_side(request, workflow, draft, "versions", publish_errors=exc.messages,
+                            invalid=True)
+    messages.success(request, f"Published version {version.number}.")
+    return _back_to_editor(request, workflow)
+
+
+@login_required
+@require_POST
+def version_restore(request: HttpRequest, name: str) -> HttpResponse:
+    workflow = get_workflow_for_user(request, name, "edit")
+    number = _position(request.POST.get("number"))
+    if number is None or not workflow.versions.filter(number=number).exists():
+        messages.error(request, "No such version.")
+        return _back_to_editor(request, workflow)
+    draft = services.version_restore(workflow=workflow, number=number, user=request.user)
+    messages.success(request, f"Version {number} restored as draft {draft.number}.")
+    return _back_to_editor(request, workflow)
+
+
+@login_required
+@require_POST
+def test_run(request: HttpRequest, name: str) -> HttpResponse:
+    workflow, draft = _draft(request, name)
+    try:
+        sample = json.loads(request.POST.get("sample", "").strip() or "{}")
+    except json.JSONDecodeError as exc:
+        return render(request, f"{TEMPLATE}#testrun", {
+            "workflow": workflow, "sample": request.POST.get("sample", ""),
+            "sample_error": f"Enter valid JSON: {exc.msg} (line {exc.lineno})."}, status=400)
+    run = trial.test_run_start(workflow=workflow, version=draft, sample=sample,
+                               user=request.user)
+    return _render_run(request, workflow, run, json.dumps(sample, indent=2))
+
+
+@login_required
+@require_GET
+def test_status(request: HttpRequest, name: str) -> HttpResponse:
+    workflow = get_workflow_for_user(request, name, "edit")
+    run = trial.latest_test_run(workflow)
+    return _render_run(request, workflow, run, json.dumps(trial.last_sample(workflow), indent=2))
+
+
+def _render_run(request: HttpRequest, workflow: Workflow, run: Any,
+                sample: str) -> HttpResponse:
+    """The run's status, plus each block's result swapped in place (out of band)."""
+    draft = services.draft_get_or_create(workflow=workflow, user=request.user)
+    results = trial.step_results(run)
+    return render(request, f"{TEMPLATE}#testrun", {
+        "workflow": workflow, "run": trial.run_summary(run), "sample": sample,
+        "oob_results": [(a.id, results.get(a.name)) for a in draft.actions.all()],
+    })

@@ -1,0 +1,264 @@
+"""Forms generated from each action type's pydantic Inputs, plus workflow and trigger forms.
+
+The forms only turn posted text into JSON values (numbers, JSON documents, expressions kept as
+text); every rule about what is valid lives in the action type and is applied by the services,
+whose errors come back onto the field they concern.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from typing import Any, Literal
+
+from django import forms
+
+from workflows.actions import get_action_type
+from workflows.expressions import is_expression
+from workflows.models import Action, Trigger
+
+INPUT_PREFIX = "in__"
+LONG_TEXT = {"body", "text", "html", "message"}
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """The annotation without `None`, and whether None was allowed."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return (rest[0] if len(rest) == 1 else annotation), True
+    return annotation, False
+
+
+def field_kind(annotation: Any) -> str:
+    """How a field is edited: choice, bool, number, json (object/list), value (Any) or text."""
+    inner, _ = _unwrap(annotation)
+    origin = typing.get_origin(inner)
+    if origin is Literal:
+        return "choice"
+    if inner is bool:
+        return "bool"
+    if inner in (int, float):
+        return "number"
+    if origin in (dict, list) or inner in (dict, list):
+        return "json"
+    if inner is Any:
+        return "value"
+    return "text"
+
+
+def _as_text(value: Any, kind: str) -> Any:
+    if value is None:
+        return ""
+    if kind == "bool":
+        return bool(value)
+    if isinstance(value, str):
+        return value
+    if kind in {"json", "value"}:
+        return json.dumps(value, indent=2)
+    return str(value)
+
+
+def _expression_attrs(name: str, check_url: str) -> dict[str, str]:
+    return {
+        "class": "expression", "data-expression": "1", "autocomplete": "off",
+        "hx-post": check_url, "hx-trigger": "input changed delay:300ms",
+        "hx-target": f"#check-{name}", "hx-swap": "innerHTML",
+        "hx-vals": json.dumps({"field": name}),
+    }
+
+
+class ActionForm(forms.Form):
+    """The side panel of one block: its inputs, then name and error handling."""
+
+    name = forms.CharField(max_length=63)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    retry_max_attempts = forms.CharField(required=False, label="Retry: attempts")
+    retry_backoff_seconds = forms.CharField(required=False, label="Retry: backoff (s)")
+    timeout_seconds = forms.CharField(required=False, label="Timeout (s)")
+    continue_on_error = forms.BooleanField(required=False)
+
+    def __init__(self, *args: Any, action: Action, check_url: str = "", **kwargs: Any):
+        self.action = action
+        self.action_type = get_action_type(action.type)
+        self.kinds: dict[str, tuple[str, str, bool]] = {}  # field -> (input key, kind, required)
+        if "data" not in kwargs and not args:
+            kwargs["initial"] = self._initial(action)
+        super().__init__(*args, **kwargs)
+        input_fields: dict[str, forms.Field] = {}
+        for attribute, info in self.action_type.Inputs.model_fields.items():
+            key = info.alias or attribute
+            field_name = INPUT_PREFIX + key
+            kind = field_kind(info.annotation)
+            self.kinds[field_name] = (key, kind, info.is_required())
+            input_fields[field_name] = self._input_field(key, info, kind, check_url)
+        self.fields = {**input_fields, **self.fields}
+        self.fields["name"].widget.attrs["pattern"] = "[a-z_][a-z0-9_]{0,62}"
+
+    @staticmethod
+    def _initial(action: Action) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for attr, info in get_action_type(action.type).Inputs.model_fields.items():
+            key, kind = info.alias or attr, field_kind(info.annotation)
+            # A checkbox has no "empty": show the default so saving keeps it.
+            default = info.get_default(call_default_factory=True) if kind == "bool" else None
+            values[INPUT_PREFIX + key] = _as_text(action.inputs.get(key, default), kind)
+        retry = action.retry or {}
+        return {
+            **values,
+            "name": action.name, "description": action.description,
+            "retry_max_attempts": retry.get("max_attempts", ""),
+            "retry_backoff_seconds": retry.get("backoff_seconds", ""),
+            "timeout_seconds": action.timeout_seconds or "",
+            "continue_on_error": action.continue_on_error,
+        }
+
+    def _input_field(self, key: str, info: Any, kind: str, check_url: str) -> forms.Field:
+        help_text = "" if info.is_required() else _default_text(info)
+        label = key.replace("_", " ").capitalize() + (" *" if info.is_required() else "")
+        if kind == "bool":
+            return forms.BooleanField(required=False, label=label, help_text=help_text)
+        if kind == "choice":
+            inner, _ = _unwrap(info.annotation)
+            choices = [("", "(default)")] if not info.is_required() else []
+            choices += [(str(c), str(c)) for c in typing.get_args(inner)]
+            return forms.ChoiceField(required=False, choices=choices, label=label,
+                                     help_text=help_text)
+        attrs = _expression_attrs(INPUT_PREFIX + key, check_url) if check_url else {}
+        if kind == "json" or (kind in {"value", "text"} and key in LONG_TEXT | {"json"}):
+            widget: forms.Widget = forms.Textarea(attrs={**attrs, "rows": 3})
+        else:
+            widget = forms.TextInput(attrs=attrs)
+        if kind == "json":
+            help_text = ("JSON, or an expression. " + help_text).strip()
+        return forms.CharField(required=False, strip=False, label=label, widget=widget,
+                               help_text=help_text)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        inputs: dict[str, Any] = {}
+        for field_name, (key, kind, _required) in self.kinds.items():
+            raw = data.get(field_name)
+            try:
+                value = _parse(raw, kind)
+            except ValueError as exc:
+                self.add_error(field_name, str(exc))
+                continue
+            if value is not _OMIT:
+                inputs[key] = value
+        data["inputs"] = inputs
+        retry = {}
+        for key in ("max_attempts", "backoff_seconds"):
+            if (raw := (data.get(f"retry_{key}") or "").strip()) != "":
+                retry[key] = raw
+        data["retry"] = {**{k: v for k, v in (self.action.retry or {}).items()
+                            if k not in {"max_attempts", "backoff_seconds"}}, **retry}
+        return data
+
+    def add_service_errors(self, errors: dict[str, list[str]]) -> None:
+        """Place each service error at its field: inputs.url -> in__url, retry.x -> retry_x."""
+        for key, messages in errors.items():
+            field = None
+            if key.startswith("inputs."):
+                top = key.removeprefix("inputs.").split(".")[0].split("[")[0]
+                field = INPUT_PREFIX + top if INPUT_PREFIX + top in self.fields else None
+                messages = [m if field and key.count(".") == 1 and "[" not in key
+                            else f"{key.removeprefix('inputs.')}: {m}" for m in messages]
+            elif key.startswith("retry."):
+                field = "retry_" + key.removeprefix("retry.")
+            elif key in self.fields:
+                field = key
+            for message in messages:
+                self.add_error(field if field in self.fields else None, message)
+
+
+_OMIT = object()
+
+
+def _default_text(info: Any) -> str:
+    default = info.get_default(call_default_factory=True)
+    if default in (None, "", [], {}):
+        return "Optional."
+    return f"Default: {json.dumps(default)}."
+
+
+def _parse(raw: Any, kind: str) -> Any:
+    """Posted text to the JSON value stored in the definition; empty means the default."""
+    if kind == "bool":
+        return bool(raw)
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return _OMIT
+    text = raw.strip()
+    if is_expression(text):
+        return text
+    if kind == "number":
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError("Enter a number, or an expression like {{ vars.count }}.") from None
+        return int(number) if number.is_integer() and "." not in text else number
+    if kind == "json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"Enter valid JSON: {exc.msg} (line {exc.lineno}, "
+                             f"column {exc.colno}).") from None
+    if kind == "value" and text[:1] in "[{":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return raw
+    return raw if kind == "text" else text
+
+
+class WorkflowCreateForm(forms.Form):
+    name = forms.CharField(max_length=63, help_text="Lowercase letters, digits and '-'.")
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class WorkflowSettingsForm(forms.Form):
+    name = forms.CharField(max_length=63)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    tags = forms.CharField(required=False, help_text="Comma separated.")
+    concurrency_limit = forms.IntegerField(required=False, min_value=1)
+    perimeters = forms.ModelMultipleChoiceField(queryset=None, required=False,
+                                                widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        from environments.models import SecurityGroup
+
+        super().__init__(*args, **kwargs)
+        self.fields["perimeters"].queryset = SecurityGroup.objects.order_by("name")
+
+    def clean_tags(self) -> list[str]:
+        return [t.strip() for t in self.cleaned_data["tags"].split(",") if t.strip()]
+
+
+class TriggerForm(forms.Form):
+    name = forms.CharField(max_length=63)
+    access = forms.ChoiceField(choices=Trigger.Access.choices)
+    access_group = forms.ModelChoiceField(queryset=None, required=False)
+    settings = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}),
+                               help_text="JSON object.")
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        from environments.models import SecurityGroup
+
+        super().__init__(*args, **kwargs)
+        self.fields["access_group"].queryset = SecurityGroup.objects.order_by("name")
+
+    def clean_settings(self) -> Any:
+        text = self.cleaned_data["settings"].strip() or "{}"
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Enter valid JSON: {exc.msg} (line {exc.lineno}, "
+                                        f"column {exc.colno}).") from None
+
+    @classmethod
+    def for_trigger(cls, trigger: Trigger, **kwargs: Any) -> TriggerForm:
+        return cls(prefix=f"t{trigger.pk.hex[:8]}", initial={
+            "name": trigger.name, "access": trigger.access,
+            "access_group": trigger.access_group_id,
+            "settings": json.dumps(trigger.settings or {}, indent=2)}, **kwargs)
