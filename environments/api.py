@@ -1,10 +1,10 @@
-"""Environments in the JSON API: the chain, variables (secrets write-only), connections (with
-their live check), promotion with its checks (dry run and apply) and rollback."""
+"""Environments in the JSON API: the chain, variables (secrets write-only), connections (secrets
+write-only, with their live check), promotion with its checks (dry run and apply) and rollback."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
@@ -12,10 +12,11 @@ from ninja import Field, Router, Schema
 from ninja.responses import Status
 
 from environments import services
+from environments.forms import KIND_FIELDS, ConnectionForm
 from environments.models import Connection, Environment, SecurityGroup, Variable
 from environments.permissions import is_administrator, principal_has_workflow_right
 from environments.promotion import PromotionRefused, workflow_promote, workflow_rollback
-from owlgrid_site.api import ERRORS, principal_user
+from owlgrid_site.api import ERRORS, ErrorOut, error_body, principal_user
 from workflows.models import Workflow
 
 router = Router(tags=["environments"])
@@ -25,6 +26,11 @@ class EnvironmentOut(Schema):
     name: str
     label: str
     position: int
+
+
+class EnvironmentIn(Schema):
+    name: str = Field(..., max_length=63)
+    label: str = Field("", max_length=100)
 
 
 class VariableOut(Schema):
@@ -43,9 +49,21 @@ class ConnectionOut(Schema):
     name: str
     kind: str
     config: dict[str, Any]
+    secrets_set: list[str] = Field(..., description="Secret fields that hold a value (never "
+                                   "the values)")
     last_test_ok: bool | None
     last_test_message: str
     last_tested_at: datetime | None
+
+
+class ConnectionIn(Schema):
+    kind: Literal["http", "smtp", "slack"]
+    config: dict[str, str | int | bool] = Field(
+        default_factory=dict, description="http: base_url, auth_type, username, header_name, "
+        "health_path; smtp: host, port, username, from_email, use_tls, use_ssl; slack: api_base")
+    secrets: dict[str, str] = Field(
+        default_factory=dict, description="Write-only. http: token, password, header_value; "
+        "smtp: password; slack: webhook_url, bot_token. A secret left out keeps its value.")
 
 
 class ConnectionTestOut(Schema):
@@ -97,6 +115,13 @@ def list_environments(request: HttpRequest):
     return list(Environment.objects.all())
 
 
+@router.post("/environments", response={201: EnvironmentOut, **ERRORS},
+             summary="Add an environment at the end of the promotion chain")
+def create_environment(request: HttpRequest, payload: EnvironmentIn):
+    require_admin(request)
+    return Status(201, services.environment_create(name=payload.name, label=payload.label))
+
+
 @router.get("/environments/{name}/variables", response={200: list[VariableOut], **ERRORS})
 def list_variables(request: HttpRequest, name: str):
     environment = get_environment(name)
@@ -115,36 +140,122 @@ def put_variable(request: HttpRequest, name: str, variable: str, payload: Variab
             "value": None if saved.is_secret else saved.value, "updated_at": saved.updated_at}
 
 
-@router.delete("/environments/{name}/variables/{variable}", response={204: None, **ERRORS})
+@router.delete("/environments/{name}/variables/{variable}",
+               response={204: None, 409: ErrorOut, **ERRORS},
+               summary="Delete a variable (refused while a deployed version needs it)")
 def delete_variable(request: HttpRequest, name: str, variable: str):
     require_admin(request)
-    deleted, _ = Variable.objects.filter(environment=get_environment(name),
-                                         name=variable).delete()
-    if not deleted:
+    target = Variable.objects.filter(environment=get_environment(name), name=variable).first()
+    if target is None:
         raise Http404(f"No variable named {variable}.")
+    try:
+        services.variable_delete(variable=target)
+    except services.InUse as exc:
+        return Status(409, error_body("conflict", " ".join(exc.messages)))
     return Status(204, None)
+
+
+def connection_out(connection: Connection) -> dict[str, Any]:
+    return {"name": connection.name, "kind": connection.kind, "config": connection.config,
+            "secrets_set": services.connection_secret_names(connection),
+            "last_test_ok": connection.last_test_ok,
+            "last_test_message": connection.last_test_message,
+            "last_tested_at": connection.last_tested_at}
+
+
+def get_connection(environment: str, name: str) -> Connection:
+    connection = Connection.objects.filter(environment=get_environment(environment),
+                                           name=name).first()
+    if connection is None:
+        raise Http404(f"No connection named {name} in {environment}.")
+    return connection
+
+
+def validated_connection_form(connection: str, payload: ConnectionIn,
+                              ) -> tuple[ConnectionForm | None, list[dict[str, str]]]:
+    """The connection form filled from the request, or the fields it refuses with their paths
+    in the request body."""
+    plain, secret = KIND_FIELDS[payload.kind]
+    fields = [{"path": f"config.{key}", "message": f"not a setting of a {payload.kind} "
+               f"connection (use one of {', '.join(plain)})"} for key in payload.config
+              if key not in plain]
+    fields += [{"path": f"secrets.{key}", "message": f"not a secret of a {payload.kind} "
+                f"connection (use one of {', '.join(secret)})"} for key in payload.secrets
+               if key not in secret]
+    if fields:
+        return None, fields
+    form = ConnectionForm({"name": connection, "kind": payload.kind, **payload.config,
+                           **payload.secrets})
+    if form.is_valid():
+        return form, []
+    places = {**{f: f"config.{f}" for f in plain}, **{f: f"secrets.{f}" for f in secret}}
+    return None, [{"path": places.get(field, field), "message": " ".join(messages)}
+                  for field, messages in form.errors.items()]
 
 
 @router.get("/environments/{name}/connections", response={200: list[ConnectionOut], **ERRORS})
 def list_connections(request: HttpRequest, name: str):
-    return list(Connection.objects.filter(environment=get_environment(name)))
+    return [connection_out(c) for c in Connection.objects.filter(
+        environment=get_environment(name))]
+
+
+@router.get("/environments/{name}/connections/{connection}",
+            response={200: ConnectionOut, **ERRORS})
+def get_one_connection(request: HttpRequest, name: str, connection: str):
+    return connection_out(get_connection(name, connection))
+
+
+@router.put("/environments/{name}/connections/{connection}",
+            response={200: ConnectionOut, **ERRORS},
+            summary="Create or replace a connection (secrets are write-only)")
+def put_connection(request: HttpRequest, name: str, connection: str, payload: ConnectionIn):
+    require_admin(request)
+    environment = get_environment(name)
+    form, problems = validated_connection_form(connection, payload)
+    if form is None:
+        return Status(400, error_body("invalid", "Some fields are invalid.", problems))
+    saved = services.connection_save(environment=environment, name=connection,
+                                     kind=payload.kind, config=form.config(),
+                                     secret_values=form.secret_values())
+    return connection_out(saved)
+
+
+@router.delete("/environments/{name}/connections/{connection}",
+               response={204: None, 409: ErrorOut, **ERRORS},
+               summary="Delete a connection (refused while a deployed version needs it)")
+def delete_connection(request: HttpRequest, name: str, connection: str):
+    require_admin(request)
+    try:
+        services.connection_delete(connection=get_connection(name, connection))
+    except services.InUse as exc:
+        return Status(409, error_body("conflict", " ".join(exc.messages)))
+    return Status(204, None)
 
 
 @router.post("/environments/{name}/connections/{connection}/test",
              response={200: ConnectionTestOut, **ERRORS}, summary="Check a connection for real")
 def test_connection(request: HttpRequest, name: str, connection: str):
     require_admin(request)
-    target = Connection.objects.filter(environment=get_environment(name), name=connection).first()
-    if target is None:
-        raise Http404(f"No connection named {connection}.")
-    ok, message = services.connection_test(connection=target)
+    ok, message = services.connection_test(connection=get_connection(name, connection))
     return {"ok": ok, "message": message}
+
+
+class PromotionRefusedOut(ErrorOut):
+    plan: PromotionOut = Field(..., description="Every check (passed or not) and the diff")
 
 
 def plan_out(plan) -> dict[str, Any]:
     return {"ok": plan.ok, "version": plan.version.number if plan.version else None,
             "target": plan.target.name, "checks": [c.as_dict() for c in plan.checks],
             "diff": plan.diff}
+
+
+def refused_plan(plan) -> Status:
+    """A refused promotion in the one error format: each failing check is a field."""
+    failing = [c for c in plan.checks if not c.ok]
+    body = error_body("promotion_refused", "The promotion's checks failed.", [
+        {"path": f"checks.{c.name}", "message": c.message} for c in failing])
+    return Status(409, {**body, "plan": plan_out(plan)})
 
 
 def get_workflow(request: HttpRequest, name: str) -> Workflow:
@@ -161,8 +272,8 @@ def acting_user(request: HttpRequest) -> Any:
     return user
 
 
-@router.post("/workflows/{name}/promote", response={200: PromotionOut, 409: PromotionOut,
-                                                    **ERRORS},
+@router.post("/workflows/{name}/promote", response={200: PromotionOut,
+                                                    409: PromotionRefusedOut, **ERRORS},
              summary="Promote (or dry-run) the source's version to the target")
 def promote(request: HttpRequest, name: str, payload: PromotionIn):
     workflow = get_workflow(request, name)
@@ -172,12 +283,12 @@ def promote(request: HttpRequest, name: str, payload: PromotionIn):
                                 target=get_environment(payload.target),
                                 user=acting_user(request), dry_run=payload.dry_run)
     except PromotionRefused as refused:
-        return Status(409, plan_out(refused.plan))
+        return refused_plan(refused.plan)
     return plan_out(plan)
 
 
-@router.post("/workflows/{name}/rollback", response={200: PromotionOut, 409: PromotionOut,
-                                                     **ERRORS},
+@router.post("/workflows/{name}/rollback", response={200: PromotionOut,
+                                                     409: PromotionRefusedOut, **ERRORS},
              summary="Re-deploy the environment's previous version")
 def rollback(request: HttpRequest, name: str, payload: RollbackIn):
     workflow = get_workflow(request, name)
@@ -185,6 +296,6 @@ def rollback(request: HttpRequest, name: str, payload: RollbackIn):
         plan = workflow_rollback(workflow=workflow, environment=get_environment(
             payload.environment), user=acting_user(request), dry_run=payload.dry_run)
     except PromotionRefused as refused:
-        return Status(409, plan_out(refused.plan))
-    return Status(200 if plan.ok else 409, plan_out(plan))
+        return refused_plan(refused.plan)
+    return plan_out(plan) if plan.ok else refused_plan(plan)
 

@@ -51,7 +51,7 @@ KIND_FIELDS: dict[str, tuple[list[str], list[str]]] = {
 class ConnectionForm(forms.Form):
     name = forms.CharField(max_length=63, validators=[slug_validator])
     kind = forms.ChoiceField(choices=Connection.Kind.choices)
-    base_url = forms.URLField(required=False, label="Base URL (HTTP)")
+    base_url = forms.URLField(required=False, assume_scheme="https", label="Base URL (HTTP)")
     auth_type = forms.ChoiceField(required=False, choices=[
         ("none", "none"), ("bearer", "bearer token"), ("basic", "basic"), ("header", "header")])
     username = forms.CharField(required=False)
@@ -62,7 +62,7 @@ class ConnectionForm(forms.Form):
     from_email = forms.EmailField(required=False)
     use_tls = forms.BooleanField(required=False, label="STARTTLS")
     use_ssl = forms.BooleanField(required=False, label="SSL")
-    api_base = forms.URLField(required=False, label="Slack API base")
+    api_base = forms.URLField(required=False, assume_scheme="https", label="Slack API base")
     token = forms.CharField(required=False, widget=SECRET_WIDGET, label="Bearer token")
     password = forms.CharField(required=False, widget=SECRET_WIDGET)
     header_value = forms.CharField(required=False, widget=SECRET_WIDGET)
@@ -99,6 +99,11 @@ class RightsForm(forms.Form):
     deploy_environments = forms.ModelMultipleChoiceField(
         queryset=Environment.objects.all(), required=False,
         widget=forms.CheckboxSelectMultiple)
+
+
+class GroupCreateForm(forms.Form):
+    name = forms.CharField(max_length=63, validators=[slug_validator])
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class MemberForm(forms.Form):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 
 from environments.models import Environment, SecurityGroup
@@ -88,3 +89,17 @@ def workflows_visible_to_principal(principal: Any, queryset: QuerySet) -> QueryS
             return queryset.none()
         return queryset.filter(perimeters=principal).distinct()
     return workflows_visible_to(principal, queryset)
+
+
+def creator_perimeters(principal: Any) -> list[SecurityGroup]:
+    """The groups a new workflow joins so that its creator may edit it; refused without the
+    edit right. An API token's workflow joins the token's group."""
+    if isinstance(principal, SecurityGroup):
+        if not (principal.is_admin or principal.can_edit):
+            raise PermissionDenied("This token's group has no edit right: it may not create "
+                                   "workflows.")
+        return [principal]
+    groups = list(principal.security_groups.filter(can_edit=True))
+    if not groups and not is_administrator(principal):
+        raise PermissionDenied("You need a security group with the edit right.")
+    return groups

@@ -9,6 +9,7 @@ from __future__ import annotations
 import smtplib
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -129,8 +130,7 @@ PROBES = {"http": probe_http, "smtp": probe_smtp, "slack": probe_slack}
 
 def group_set_rights(*, group: SecurityGroup, rights: dict[str, bool],
                      deploy_environments: list[Environment]) -> None:
-    for name in ("can_view", "can_edit", "can_run", "can_approve", "can_call_triggers",
-                 "is_admin"):
+    for name in RIGHT_NAMES:
         setattr(group, name, bool(rights.get(name)))
     group.save()
     group.deploy_environments.set(deploy_environments)
@@ -149,3 +149,63 @@ def rotate_all_secrets() -> dict[str, int]:
                 encrypted_secrets=secrets.rotate(connection.encrypted_secrets))
             counts["connections"] += 1
     return counts
+
+
+RIGHT_NAMES = ("can_view", "can_edit", "can_run", "can_approve", "can_call_triggers", "is_admin")
+
+
+class InUse(ValidationError):
+    """A delete refused because a deployed version still needs the thing."""
+
+
+def deployed_users_of(kind: str, name: str, environment: Environment | None = None) -> list[str]:
+    """`workflow@environment` for every deployment whose version needs `name` (of `kind`)."""
+    from environments.models import Deployment
+    from environments.promotion import references
+
+    deployments = Deployment.objects.select_related("workflow", "environment", "version")
+    if environment is not None:
+        deployments = deployments.filter(environment=environment)
+    return [f"{d.workflow.name}@{d.environment.name}" for d in deployments
+            if name in references(d.version)[kind]]
+
+
+def refuse_if_deployed(kind: str, name: str, environment: Environment | None = None) -> None:
+    if users := deployed_users_of(kind, name, environment):
+        raise InUse(f"{name} is used by deployed workflows: {', '.join(users)}. "
+                    "Deploy versions that do not need it first.")
+
+
+def variable_delete(*, variable: Variable) -> None:
+    refuse_if_deployed("variables", variable.name, variable.environment)
+    variable.delete()
+
+
+def connection_delete(*, connection: Connection) -> None:
+    refuse_if_deployed("connections", connection.name, connection.environment)
+    connection.delete()
+
+
+def connection_secret_names(connection: Connection) -> list[str]:
+    """Which secret fields are set (never their values)."""
+    return sorted(secrets.decrypt_json(connection.encrypted_secrets))
+
+
+@transaction.atomic
+def group_create(*, name: str, description: str = "", rights: dict[str, bool] | None = None,
+                 deploy_environments: list[Environment] | None = None) -> SecurityGroup:
+    """A new security group; rights not given keep the model's defaults (view only)."""
+    group = SecurityGroup(name=name, description=description)
+    for right, value in (rights or {}).items():
+        if right in RIGHT_NAMES:
+            setattr(group, right, bool(value))
+    group.full_clean()
+    group.save()
+    group.deploy_environments.set(deploy_environments or [])
+    return group
+
+
+def group_delete(*, group: SecurityGroup) -> None:
+    """Delete a group with its tokens; refused while a deployed trigger or approval names it."""
+    refuse_if_deployed("groups", group.name)
+    group.delete()

@@ -7,6 +7,8 @@ urlpatterns = [
     path("", views.environment_list, name="list"),
     path("security-groups/", views.security_group_list, name="security_groups"),
     path("security-groups/<slug:group>/", views.security_group_detail, name="group"),
+    path("security-groups/<slug:group>/delete/", views.security_group_delete,
+         name="group_delete"),
     path("promote/<slug:workflow>/", views.workflow_promotion, name="promote"),
     path("<slug:name>/", views.environment_detail, name="detail"),
     path("<slug:name>/move/", views.environment_move, name="move"),
@@ -17,4 +19,6 @@ urlpatterns = [
     path("<slug:name>/connections/", views.connection_save, name="connection_save"),
     path("<slug:name>/connections/<slug:connection>/test/", views.connection_check,
          name="connection_test"),
+    path("<slug:name>/connections/<slug:connection>/delete/", views.connection_delete,
+         name="connection_delete"),
 ]

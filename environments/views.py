@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -111,8 +112,21 @@ def variable_save(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 def variable_delete(request: HttpRequest, name: str, variable: str) -> HttpResponse:
     require_admin(request)
-    Variable.objects.filter(environment__name=name, name=variable).delete()
+    target = get_object_or_404(Variable, environment__name=name, name=variable)
+    deleted = delete_unless_in_use(request, lambda: services.variable_delete(variable=target))
+    if deleted:
+        messages.success(request, f"Deleted variable {variable}.")
     return redirect("environments:detail", name=name)
+
+
+def delete_unless_in_use(request: HttpRequest, delete: Callable[[], None]) -> bool:
+    """Run a delete; a refusal (something deployed needs it) becomes the page's message."""
+    try:
+        delete()
+    except services.InUse as exc:
+        messages.error(request, " ".join(exc.messages))
+        return False
+    return True
 
 
 @login_required
@@ -137,6 +151,16 @@ def connection_save(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_POST
+def connection_delete(request: HttpRequest, name: str, connection: str) -> HttpResponse:
+    require_admin(request)
+    target = get_object_or_404(Connection, environment__name=name, name=connection)
+    if delete_unless_in_use(request, lambda: services.connection_delete(connection=target)):
+        messages.success(request, f"Deleted connection {connection}.")
+    return redirect("environments:detail", name=name)
+
+
+@login_required
+@require_POST
 def connection_check(request: HttpRequest, name: str, connection: str) -> HttpResponse:
     require_admin(request)
     target = get_object_or_404(Connection, environment__name=name, name=connection)
@@ -148,9 +172,38 @@ def connection_check(request: HttpRequest, name: str, connection: str) -> HttpRe
 
 @login_required
 def security_group_list(request: HttpRequest) -> HttpResponse:
+    """Every group with its rights; administrators create new ones here."""
+    form = forms.GroupCreateForm(request.POST or None)
+    if request.method == "POST":
+        require_admin(request)
+        if form.is_valid():
+            try:
+                group = services.group_create(name=form.cleaned_data["name"],
+                                              description=form.cleaned_data["description"])
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, f"Created security group {group.name}.")
+                return redirect("environments:group", group=group.name)
     groups = SecurityGroup.objects.prefetch_related("members", "deploy_environments", "tokens")
     return render(request, "environments/security_groups.html", {
-        "groups": groups, "is_admin": is_administrator(request.user)})  # type: ignore[arg-type]
+        "groups": groups, "form": form,
+        "is_admin": is_administrator(request.user)})  # type: ignore[arg-type]
+
+
+@login_required
+@require_POST
+def security_group_delete(request: HttpRequest, group: str) -> HttpResponse:
+    require_admin(request)
+    target = get_object_or_404(SecurityGroup, name=group)
+    if request.POST.get("confirm") != target.name:
+        messages.error(request, "Type the group's name to confirm.")
+        return redirect("environments:group", group=group)
+    if not delete_unless_in_use(request, lambda: services.group_delete(group=target)):
+        return redirect("environments:group", group=group)
+    messages.success(request, f"Deleted security group {group}.")
+    return redirect("environments:security_groups")
 
 
 @login_required

@@ -128,12 +128,14 @@ def principal_user(request: HttpRequest) -> Any:
 
 def register_routers() -> None:
     from environments.api import router as environments_router
+    from environments.groups_api import router as groups_router
     from runner.api import router as runs_router
     from workflows.api import router as workflows_router
 
     api.add_router("/", workflows_router)
     api.add_router("/", runs_router)
     api.add_router("/", environments_router)
+    api.add_router("/", groups_router)
 
 
 register_routers()

@@ -64,3 +64,21 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
         test["NAME"] = str(settings.VAR_DIR / f"test-{os.getpid()}.sqlite3")
     else:
         test["NAME"] = f"test_{config['NAME']}_{os.getpid()}"
+
+
+@pytest.fixture
+def crm_in_use(environments):
+    """An HTTP connection `crm` in dev that a deployed workflow (`uses-crm`) needs."""
+    from environments.models import Connection, Deployment
+    from workflows.format import workflow_import
+
+    connection = Connection.objects.create(environment=environments["dev"], name="crm",
+                                           kind="http", config={"base_url": "https://crm.example"})
+    version = workflow_import(document={
+        "format": "owlgrid.workflow/v1", "name": "uses-crm",
+        "actions": [{"name": "call", "type": "http_request",
+                     "inputs": {"connection": "crm", "method": "GET", "url": "/x"}}]},
+        publish=True)
+    Deployment.objects.create(workflow=version.workflow, environment=environments["dev"],
+                              version=version)
+    return connection

@@ -1,4 +1,5 @@
-"""Workflows in the JSON API: list, get, activate, versions, publish, diff, export and import."""
+"""Workflows in the JSON API: create, list, get, change, duplicate, delete, activate; versions
+(get, publish, restore, diff); export and import."""
 
 from __future__ import annotations
 
@@ -6,20 +7,18 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpRequest
-from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from environments.models import SecurityGroup
 from environments.permissions import (
-    is_administrator,
+    creator_perimeters,
     principal_has_workflow_right,
     workflows_visible_to_principal,
 )
-from owlgrid_site.api import ERRORS, error_body, principal_user
-from workflows.diff import documents_diff
+from owlgrid_site.api import ERRORS, ErrorOut, error_body, principal_user
+from workflows import services
 from workflows.format import ImportErrors, version_document, workflow_import
 from workflows.models import Workflow, WorkflowVersion
 
@@ -50,6 +49,27 @@ class VersionOut(Schema):
     author: str | None
     created_at: datetime
     published_at: datetime | None
+
+
+class WorkflowIn(Schema):
+    name: str = Field(..., max_length=100)
+    description: str = Field("", max_length=10000)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+
+
+class WorkflowChangeIn(Schema):
+    """Only the fields given change; `perimeters` are security group names."""
+
+    name: str | None = Field(None, max_length=100)
+    description: str | None = Field(None, max_length=10000)
+    tags: list[str] | None = Field(None, max_length=50)
+    concurrency_limit: int | None = Field(None, ge=1, le=MAX_NUMBER)
+    unlimited_concurrency: bool = Field(False, description="Remove the concurrency limit")
+    perimeters: list[str] | None = Field(None, max_length=100)
+
+
+class DuplicateIn(Schema):
+    name: str = Field(..., max_length=100)
 
 
 class ActiveIn(Schema):
@@ -94,6 +114,16 @@ def get_workflow(request: HttpRequest, name: str, right: str = "view") -> Workfl
     return workflow
 
 
+def refused(errors: dict[str, list[str]]) -> Status:
+    """A service's {field: [messages]} as the API's 400 body."""
+    return Status(400, error_body("invalid", "Some fields are invalid.", [
+        {"path": field, "message": " ".join(messages)} for field, messages in errors.items()]))
+
+
+def conflict(exc: services.EditRefused) -> Status:
+    return Status(409, error_body("conflict", " ".join(exc.messages)))
+
+
 def get_version(workflow: Workflow, number: int) -> WorkflowVersion:
     version = workflow.versions.filter(number=number).first() if 1 <= number <= MAX_NUMBER else None
     if version is None:
@@ -117,22 +147,32 @@ def list_workflows(request: HttpRequest, search: str = "", tag: str = "",
 def import_document(request: HttpRequest, payload: ImportIn):
     name = str(payload.document.get("name", ""))
     existing = Workflow.objects.filter(name=name).first()
+    perimeters = []
     if existing is not None:
         get_workflow(request, name, "edit")
-    elif isinstance(request.auth, SecurityGroup):
-        if not (request.auth.is_admin or request.auth.can_edit):
-            raise PermissionDenied("This token may not create workflows.")
-    elif not is_administrator(request.auth):
-        raise PermissionDenied("Only administrators create workflows.")
+    else:
+        perimeters = creator_perimeters(request.auth)
     try:
         version = workflow_import(document=payload.document, user=principal_user(request),
                                   publish=payload.publish, note=payload.note)
     except ImportErrors as errors:
         return Status(400, error_body("invalid_document", "The document has problems.", [
             {"path": path, "message": message} for path, message in errors.problems]))
-    if existing is None and isinstance(request.auth, SecurityGroup):
-        version.workflow.perimeters.add(request.auth)
+    if existing is None:
+        version.workflow.perimeters.add(*perimeters)
     return Status(201, version_out(version))
+
+
+@router.post("/workflows", response={201: WorkflowOut, **ERRORS},
+             summary="Create a workflow with an empty draft version 1")
+def create(request: HttpRequest, payload: WorkflowIn):
+    perimeters = creator_perimeters(request.auth)
+    workflow, errors = services.workflow_create(
+        name=payload.name, description=payload.description, tags=payload.tags,
+        user=principal_user(request), perimeters=perimeters)
+    if workflow is None:
+        return refused(errors)
+    return Status(201, workflow_out(workflow))
 
 
 @router.get("/workflows/{name}", response={200: WorkflowOut, **ERRORS})
@@ -140,14 +180,59 @@ def get_one(request: HttpRequest, name: str):
     return workflow_out(get_workflow(request, name))
 
 
+@router.patch("/workflows/{name}", response={200: WorkflowOut, **ERRORS},
+              summary="Change name, description, tags, concurrency limit or perimeters")
+def change(request: HttpRequest, name: str, payload: WorkflowChangeIn):
+    workflow = get_workflow(request, name, "edit")
+    perimeters = list(workflow.perimeters.all())
+    if payload.perimeters is not None:
+        perimeters = list(SecurityGroup.objects.filter(name__in=payload.perimeters))
+        if unknown := sorted(set(payload.perimeters) - {g.name for g in perimeters}):
+            return refused({"perimeters": [f"no security group named {', '.join(unknown)}"]})
+    limit = workflow.concurrency_limit
+    if payload.unlimited_concurrency:
+        limit = None
+    elif payload.concurrency_limit is not None:
+        limit = payload.concurrency_limit
+    errors = services.workflow_update_settings(
+        workflow=workflow, name=payload.name if payload.name is not None else workflow.name,
+        description=payload.description if payload.description is not None
+        else workflow.description,
+        tags=payload.tags if payload.tags is not None else list(workflow.tags or []),
+        perimeters=perimeters, concurrency_limit=limit)
+    if errors:
+        return refused(errors)
+    return workflow_out(workflow)
+
+
+@router.delete("/workflows/{name}", response={204: None, 409: ErrorOut, **ERRORS},
+               summary="Delete a workflow with its versions and runs (refused while deployed)")
+def delete(request: HttpRequest, name: str):
+    workflow = get_workflow(request, name, "edit")
+    try:
+        services.workflow_delete(workflow=workflow)
+    except services.EditRefused as exc:
+        return conflict(exc)
+    return Status(204, None)
+
+
+@router.post("/workflows/{name}/duplicate", response={201: WorkflowOut, **ERRORS},
+             summary="A new workflow whose draft is a copy of this one's latest version")
+def duplicate(request: HttpRequest, name: str, payload: DuplicateIn):
+    workflow = get_workflow(request, name, "edit")
+    creator_perimeters(request.auth)
+    copy, errors = services.workflow_duplicate(workflow=workflow, name=payload.name,
+                                               user=principal_user(request))
+    if copy is None:
+        return refused(errors)
+    return Status(201, workflow_out(copy))
+
+
 @router.post("/workflows/{name}/active", response={200: WorkflowOut, **ERRORS},
              summary="Activate or deactivate (an inactive workflow cannot be triggered)")
 def set_active(request: HttpRequest, name: str, payload: ActiveIn):
     workflow = get_workflow(request, name, "edit")
-    Workflow.objects.filter(id=workflow.id).update(active=payload.active,
-                                                   updated_at=timezone.now())
-    workflow.refresh_from_db()
-    return workflow_out(workflow)
+    return workflow_out(services.workflow_set_active(workflow=workflow, active=payload.active))
 
 
 @router.get("/workflows/{name}/versions", response={200: list[VersionOut], **ERRORS})
@@ -164,19 +249,34 @@ def get_version_document(request: HttpRequest, name: str, number: int):
 
 
 @router.post("/workflows/{name}/versions/{number}/publish", response={200: VersionOut, **ERRORS},
-             summary="Publish the draft: it becomes immutable")
+             summary="Publish the draft: it becomes immutable (refused while it is invalid)")
 def publish(request: HttpRequest, name: str, number: int, payload: PublishIn):
     workflow = get_workflow(request, name, "edit")
-    with transaction.atomic():
-        version = get_version(workflow, number)
-        if version.is_published:
-            return Status(400, error_body("already_published",
-                                          f"Version {number} is already published."))
-        WorkflowVersion.objects.filter(id=version.id).update(
-            status=WorkflowVersion.Status.PUBLISHED, published_at=timezone.now(),
+    version = get_version(workflow, number)
+    if version.is_published:
+        return Status(400, error_body("already_published",
+                                      f"Version {number} is already published."))
+    problems = services.version_problems(version)
+    if problems:
+        return Status(400, error_body("invalid_document", "The draft has problems.", [
+            {"path": path, "message": message} for path, message in problems]))
+    try:
+        version = services.version_publish(
+            version=version, user=principal_user(request),
             note=payload.note if payload.note is not None else version.note)
-    version.refresh_from_db()
+    except services.EditRefused as exc:  # published meanwhile by someone else
+        return Status(400, error_body("already_published", " ".join(exc.messages)))
     return version_out(version)
+
+
+@router.post("/workflows/{name}/versions/{number}/restore", response={201: VersionOut, **ERRORS},
+             summary="Make this version's actions and triggers the draft's")
+def restore(request: HttpRequest, name: str, number: int):
+    workflow = get_workflow(request, name, "edit")
+    source = get_version(workflow, number)
+    draft = services.version_restore(workflow=workflow, number=source.number,
+                                     user=principal_user(request))
+    return Status(201, version_out(draft))
 
 
 @router.get("/workflows/{name}/diff", response={200: dict, **ERRORS},
@@ -184,5 +284,4 @@ def publish(request: HttpRequest, name: str, number: int, payload: PublishIn):
 def diff(request: HttpRequest, name: str, a: int = Query(..., ge=1, le=MAX_NUMBER),
          b: int = Query(..., ge=1, le=MAX_NUMBER)):
     workflow = get_workflow(request, name)
-    return documents_diff(version_document(get_version(workflow, a)),
-                          version_document(get_version(workflow, b)))
+    return services.version_diff(a=get_version(workflow, a), b=get_version(workflow, b))

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from environments.models import Environment
-from environments.permissions import is_administrator, user_has_workflow_right
+from environments.permissions import creator_perimeters, user_has_workflow_right
 from workflows import selectors, services
 from workflows.forms import WorkflowCreateForm
 from workflows.models import Workflow
@@ -34,14 +34,6 @@ def get_workflow_for_user(request: HttpRequest, name: str, right: str = "view") 
             request.user, workflow, right):  # type: ignore[arg-type]
         raise PermissionDenied(f"You may not {right} {workflow.name}.")
     return workflow
-
-
-def creator_groups(user: object) -> list:
-    """Groups a new workflow joins, so that its creator may edit it; None means refused."""
-    groups = list(user.security_groups.filter(can_edit=True))  # type: ignore[attr-defined]
-    if not groups and not is_administrator(user):  # type: ignore[arg-type]
-        raise PermissionDenied("You need a security group with the edit right.")
-    return groups
 
 
 @login_required
@@ -65,7 +57,7 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def workflow_create(request: HttpRequest) -> HttpResponse:
-    groups = creator_groups(request.user)
+    groups = creator_perimeters(request.user)
     form = WorkflowCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         workflow, errors = services.workflow_create(
@@ -83,7 +75,7 @@ def workflow_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def workflow_duplicate(request: HttpRequest, name: str) -> HttpResponse:
     workflow = get_workflow_for_user(request, name, "edit")
-    creator_groups(request.user)
+    creator_perimeters(request.user)
     new_name = request.POST.get("new_name", "").strip() or f"{workflow.name}-copy"
     copy, errors = services.workflow_duplicate(workflow=workflow, name=new_name,
                                                user=request.user)

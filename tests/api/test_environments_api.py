@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from environments.models import Deployment, PromotionRecord, Variable
+from environments.models import Connection, Deployment, PromotionRecord, Variable
 from environments.tokens import token_create
 from workflows.format import workflow_import
 
@@ -69,13 +69,17 @@ def test_promotion_dry_run_apply_refusal_and_rollback(deployed, member):
     refused = client.post(url, {"source": "dev", "target": "prod"},
                           content_type="application/json")
     assert refused.status_code == 409
-    assert any("staging" in c["message"] for c in refused.json()["checks"] if not c["ok"])
+    error = refused.json()["error"]
+    assert error["code"] == "promotion_refused"
+    assert any(f["path"] == "checks.chain" and "staging" in f["message"] for f in error["fields"])
+    assert any(c["check"] == "chain" and not c["ok"] for c in refused.json()["plan"]["checks"])
     done = client.post(url, {"source": "dev", "target": "staging"},
                        content_type="application/json")
     assert done.status_code == 200 and done.json()["version"] == 1
     back = client.post("/api/workflows/api-promoted/rollback", {"environment": "staging"},
                        content_type="application/json")
     assert back.status_code == 409  # staging has no earlier version
+    assert back.json()["error"]["code"] == "promotion_refused"
 
 
 def test_outsider_cannot_promote(deployed, outsider):
@@ -83,3 +87,91 @@ def test_outsider_cannot_promote(deployed, outsider):
                                       {"source": "dev", "target": "staging"},
                                       content_type="application/json")
     assert response.status_code == 404 and not PromotionRecord.objects.exists()
+
+
+SECRET = "tok-4f9c-very-secret"  # noqa: S105 - a test value
+
+
+def test_connections_are_saved_checked_and_deleted_with_secrets_write_only(
+        environments, admin_user, http_peer, settings):
+    settings.OWLGRID_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+    client = session(admin_user)
+    url = "/api/environments/dev/connections/crm"
+    created = client.put(url, {"kind": "http", "config": {
+        "base_url": http_peer.url, "auth_type": "bearer", "health_path": "/health"},
+        "secrets": {"token": SECRET}}, content_type="application/json")
+    assert created.status_code == 200, created.content
+    assert created.json()["secrets_set"] == ["token"] and SECRET not in created.content.decode()
+    kept = client.put(url, {"kind": "http", "config": {
+        "base_url": http_peer.url, "auth_type": "bearer", "health_path": "/ping"}},
+        content_type="application/json")  # no secrets given: the stored token stays
+    assert kept.json()["config"]["health_path"] == "/ping"
+    checked = client.post(f"{url}/test")
+    assert checked.json() == {"ok": True, "message": f"HTTP 200 from {http_peer.url}/ping"}
+    assert http_peer.requests[0]["headers"]["authorization"] == f"Bearer {SECRET}"
+    read = client.get(url)
+    assert read.json()["last_test_ok"] is True and SECRET not in read.content.decode()
+    assert SECRET not in client.get("/api/environments/dev/connections").content.decode()
+    assert client.delete(url).status_code == 204
+    assert client.get(url).status_code == 404 and not Connection.objects.exists()
+
+
+def test_connection_errors_point_at_the_field_and_save_nothing(environments, admin_user):
+    client = session(admin_user)
+    url = "/api/environments/dev/connections/crm"
+    missing = client.put(url, {"kind": "http", "config": {}}, content_type="application/json")
+    assert missing.status_code == 400
+    assert missing.json()["error"]["fields"] == [
+        {"path": "config.base_url", "message": "An HTTP connection needs a base URL."}]
+    bad_url = client.put(url, {"kind": "http", "config": {"base_url": "not a url"}},
+                         content_type="application/json")
+    assert bad_url.json()["error"]["fields"][0]["path"] == "config.base_url"
+    stray = client.put(url, {"kind": "smtp", "config": {"host": "mx", "base_url": "x"},
+                             "secrets": {"token": "x"}}, content_type="application/json")
+    assert {f["path"] for f in stray.json()["error"]["fields"]} == {"config.base_url",
+                                                                    "secrets.token"}
+    bad_port = client.put(url, {"kind": "smtp", "config": {"host": "mx", "port": 70000}},
+                          content_type="application/json")
+    assert bad_port.json()["error"]["fields"][0]["path"] == "config.port"
+    bad_name = client.put("/api/environments/dev/connections/Bad_Name", {
+        "kind": "smtp", "config": {"host": "mx"}}, content_type="application/json")
+    assert bad_name.json()["error"]["fields"][0]["path"] == "name"
+    unknown_kind = client.put(url, {"kind": "ftp"}, content_type="application/json")
+    assert unknown_kind.status_code == 422
+    assert client.put("/api/environments/moon/connections/crm", {
+        "kind": "smtp", "config": {"host": "mx"}}, content_type="application/json"
+    ).status_code == 404
+    assert not Connection.objects.exists()
+
+
+def test_connection_writes_need_an_administrator(environments, member, ops_group):
+    body = {"kind": "smtp", "config": {"host": "mx"}}
+    url = "/api/environments/dev/connections/mail"
+    assert session(member).put(url, body, content_type="application/json").status_code == 403
+    token = token_create(group=ops_group, name="t")[1]
+    as_token = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert as_token.put(url, body, content_type="application/json").status_code == 403
+    assert not Connection.objects.exists()
+    Connection.objects.create(environment=environments["dev"], name="mail", kind="smtp",
+                              config={"host": "mx"})
+    assert session(member).delete(url).status_code == 403
+    assert session(member).post(f"{url}/test").status_code == 403
+    assert session(member).get(url).json()["config"] == {"host": "mx"}  # reading is allowed
+
+
+def test_a_connection_a_deployed_version_needs_cannot_be_deleted(crm_in_use, admin_user):
+    refused = session(admin_user).delete("/api/environments/dev/connections/crm")
+    assert refused.status_code == 409 and "uses-crm@dev" in refused.json()["error"]["message"]
+    assert Connection.objects.filter(name="crm").exists()
+
+
+def test_environments_are_created_by_administrators_at_the_chain_end(environments, admin_user,
+                                                                     member):
+    assert session(member).post("/api/environments", {"name": "qa"},
+                                content_type="application/json").status_code == 403
+    created = session(admin_user).post("/api/environments", {"name": "qa", "label": "QA"},
+                                       content_type="application/json")
+    assert created.status_code == 201 and created.json()["position"] == 4
+    again = session(admin_user).post("/api/environments", {"name": "qa"},
+                                     content_type="application/json")
+    assert again.status_code == 400 and again.json()["error"]["fields"][0]["path"] == "name"

@@ -105,6 +105,6 @@ def test_promote(viewer):
                                                               "target": "staging"},
                            content_type="application/json")
     assert response.status_code == 409
-    assert any("may not deploy" in c["message"] for c in response.json()["checks"])
+    assert any("may not deploy" in f["message"] for f in response.json()["error"]["fields"])
     assert not PromotionRecord.objects.exists()
     assert not Deployment.objects.filter(environment__name="staging").exists()

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from environments.models import ApiToken, Connection, Deployment, PromotionRecord, Variable
+from environments.models import (
+    ApiToken,
+    Connection,
+    Deployment,
+    PromotionRecord,
+    SecurityGroup,
+    Variable,
+)
 from environments.services import variable_set
 from runner import services
 from runner.models import Run
@@ -171,3 +178,35 @@ def test_variable_set_service_keeps_secret_on_blank(environments):
     from environments.secrets import decrypt
 
     assert decrypt(Variable.objects.get().encrypted_value) == SECRET
+
+
+def test_administrators_create_and_delete_groups_in_the_browser(environments, admin_user):
+    client = client_for(admin_user)
+    invalid = client.post("/environments/security-groups/", {"name": "Bad Name"})
+    assert "Use 1 to 63 lowercase" in invalid.content.decode()
+    assert not SecurityGroup.objects.exists()
+    created = client.post("/environments/security-groups/", {"name": "auditors"})
+    assert created.status_code == 302 and created["Location"].endswith("/auditors/")
+    unconfirmed = client.post("/environments/security-groups/auditors/delete/", {"confirm": "x"})
+    assert unconfirmed.status_code == 302 and SecurityGroup.objects.filter(name="auditors").exists()
+    client.post("/environments/security-groups/auditors/delete/", {"confirm": "auditors"})
+    assert not SecurityGroup.objects.filter(name="auditors").exists()
+
+
+def test_members_cannot_create_groups_or_delete_connections(environments, member):
+    client = client_for(member)
+    assert client.post("/environments/security-groups/", {"name": "mine"}).status_code == 403
+    Connection.objects.create(environment=environments["dev"], name="mail", kind="smtp",
+                              config={"host": "mx"})
+    assert client.post("/environments/dev/connections/mail/delete/").status_code == 403
+    assert Connection.objects.exists() and not SecurityGroup.objects.filter(name="mine").exists()
+
+
+def test_a_connection_is_deleted_unless_a_deployment_needs_it(crm_in_use, admin_user):
+    Connection.objects.create(environment=crm_in_use.environment, name="spare", kind="http",
+                              config={"base_url": "https://crm.example"})
+    client = client_for(admin_user)
+    page = client.post("/environments/dev/connections/crm/delete/", follow=True)
+    assert "used by deployed workflows: uses-crm@dev" in page.content.decode()
+    client.post("/environments/dev/connections/spare/delete/")
+    assert list(Connection.objects.values_list("name", flat=True)) == ["crm"]
