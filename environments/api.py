@@ -33,6 +33,12 @@ class EnvironmentIn(Schema):
     label: str = Field("", max_length=100)
 
 
+class EnvironmentChangeIn(Schema):
+    label: str | None = Field(None, min_length=1, max_length=100)
+    move: Literal["up", "down"] | None = Field(None, description="Swap with the neighbour "
+                                               "before (up) or after (down) in the chain")
+
+
 class VariableOut(Schema):
     name: str
     is_secret: bool
@@ -120,6 +126,19 @@ def list_environments(request: HttpRequest):
 def create_environment(request: HttpRequest, payload: EnvironmentIn):
     require_admin(request)
     return Status(201, services.environment_create(name=payload.name, label=payload.label))
+
+
+@router.patch("/environments/{name}", response={200: EnvironmentOut, **ERRORS},
+              summary="Relabel an environment or move it along the chain")
+def change_environment(request: HttpRequest, name: str, payload: EnvironmentChangeIn):
+    require_admin(request)
+    environment = get_environment(name)
+    if payload.label is not None:
+        services.environment_relabel(environment=environment, label=payload.label)
+    if payload.move is not None:
+        services.environment_move(environment=environment, up=payload.move == "up")
+    environment.refresh_from_db()
+    return environment
 
 
 @router.get("/environments/{name}/variables", response={200: list[VariableOut], **ERRORS})

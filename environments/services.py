@@ -26,6 +26,10 @@ def environment_create(*, name: str, label: str = "") -> Environment:
     return environment
 
 
+def environment_relabel(*, environment: Environment, label: str) -> None:
+    Environment.objects.filter(id=environment.id).update(label=label.strip()[:100])
+
+
 @transaction.atomic
 def environment_move(*, environment: Environment, up: bool) -> None:
     """Swap the environment with its neighbour in the chain."""

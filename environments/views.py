@@ -49,7 +49,7 @@ def environment_rename(request: HttpRequest, name: str) -> HttpResponse:
     environment = get_object_or_404(Environment, name=name)
     label = request.POST.get("label", "").strip()[:100]
     if label:
-        Environment.objects.filter(id=environment.id).update(label=label)
+        services.environment_relabel(environment=environment, label=label)
     return redirect("environments:detail", name=name)
 
 

@@ -133,10 +133,12 @@ def get_version(workflow: Workflow, number: int) -> WorkflowVersion:
 
 @router.get("/workflows", response={200: list[WorkflowOut], **ERRORS})
 def list_workflows(request: HttpRequest, search: str = "", tag: str = "",
-                   active: bool | None = None):
+                   active: bool | None = None, environment: str = ""):
     workflows = workflows_visible_to_principal(request.auth, Workflow.objects.all())
     if search:
         workflows = workflows.filter(name__icontains=search)
+    if environment:
+        workflows = workflows.filter(deployments__environment__name=environment).distinct()
     if active is not None:
         workflows = workflows.filter(active=active)
     return [workflow_out(w) for w in workflows.order_by("name") if not tag or tag in w.tags]

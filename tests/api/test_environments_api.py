@@ -175,3 +175,18 @@ def test_environments_are_created_by_administrators_at_the_chain_end(environment
     again = session(admin_user).post("/api/environments", {"name": "qa"},
                                      content_type="application/json")
     assert again.status_code == 400 and again.json()["error"]["fields"][0]["path"] == "name"
+
+
+def test_environments_are_relabelled_and_moved_along_the_chain(environments, admin_user):
+    client = session(admin_user)
+    moved = client.patch("/api/environments/prod", {"label": "Live", "move": "up"},
+                         content_type="application/json")
+    assert moved.status_code == 200 and moved.json() == {"name": "prod", "label": "Live",
+                                                         "position": 2}
+    names = [e["name"] for e in client.get("/api/environments").json()]
+    assert names == ["dev", "prod", "staging"]
+    bad = client.patch("/api/environments/prod", {"move": "sideways"},
+                       content_type="application/json")
+    assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["path"] == "payload.move"
+    assert client.patch("/api/environments/moon", {"label": "x"},
+                        content_type="application/json").status_code == 404

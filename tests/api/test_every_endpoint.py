@@ -103,6 +103,7 @@ def table(world: dict) -> list[tuple[str, str, dict | None, set[str]]]:
         ("post", f"/api/runs/{waiting}/reject", {"step": "ask"}, EDITORS),
         ("get", "/api/environments", None, ANYONE),
         ("post", "/api/environments", {"name": "qa"}, ADMIN),
+        ("patch", "/api/environments/staging", {"label": "Pre-prod", "move": "up"}, ADMIN),
         ("get", "/api/environments/dev/variables", None, ANYONE),
         ("put", "/api/environments/dev/variables/ZONE", {"value": "1"}, ADMIN),
         ("delete", "/api/environments/dev/variables/REGION", None, ADMIN),

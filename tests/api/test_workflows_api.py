@@ -218,3 +218,18 @@ def test_publish_refuses_an_invalid_draft_and_restore_makes_a_new_draft(hello, a
                             content_type="application/json")
     assert published.status_code == 200
     assert client.post("/api/workflows/hello-webhook/versions/7/restore").status_code == 404
+
+
+def test_the_list_filters_by_environment(hello, admin_user, environments):
+    from environments.models import Deployment
+
+    workflow_import(document={"format": "owlgrid.workflow/v1", "name": "undeployed",
+                              "actions": [{"name": "a", "type": "log",
+                                           "inputs": {"message": "x"}}]})
+    Deployment.objects.create(workflow=hello, environment=environments["dev"],
+                              version=hello.versions.get())
+    client = session(admin_user)
+    assert [w["name"] for w in client.get("/api/workflows?environment=dev").json()] == [
+        "hello-webhook"]
+    assert client.get("/api/workflows?environment=prod").json() == []
+    assert len(client.get("/api/workflows").json()) == 2
