@@ -62,6 +62,12 @@ def _name_errors(name: str, *, exclude: Workflow | None = None) -> list[str]:
     return [f"a workflow named {name!r} already exists"] if taken.exists() else []
 
 
+def _tag_errors(tags: list[str]) -> list[str]:
+    if len(tags) > 50 or any(not 1 <= len(tag) <= 50 for tag in tags):
+        return ["use at most 50 tags of 1 to 50 characters"]
+    return []
+
+
 @transaction.atomic
 def workflow_create(*, name: str, user: Any = None, description: str = "",
                     tags: list[str] | None = None, perimeters: list | None = None,
@@ -70,9 +76,12 @@ def workflow_create(*, name: str, user: Any = None, description: str = "",
     errors: Errors = {}
     if problems := _name_errors(name):
         errors["name"] = problems
+    if problems := _tag_errors(tags or []):
+        errors["tags"] = problems
     if errors:
         return None, errors
-    workflow = Workflow.objects.create(name=name, description=description, tags=tags or [],
+    workflow = Workflow.objects.create(name=name, description=description,
+                                       tags=list(dict.fromkeys(tags or [])),
                                        created_by=_author(user))
     workflow.perimeters.set(perimeters or [])
     WorkflowVersion.objects.create(workflow=workflow, number=1, author=_author(user))
@@ -121,9 +130,8 @@ def workflow_update_settings(*, workflow: Workflow, name: str, description: str,
     errors: Errors = {}
     if problems := _name_errors(name, exclude=workflow):
         errors["name"] = problems
-    bad_tags = [t for t in tags if not 1 <= len(t) <= 50]
-    if bad_tags or len(tags) > 50:
-        errors["tags"] = ["use at most 50 tags of 1 to 50 characters"]
+    if problems := _tag_errors(tags):
+        errors["tags"] = problems
     if concurrency_limit is not None and concurrency_limit < 1:
         errors["concurrency_limit"] = ["use a positive number, or leave empty for no limit"]
     if errors:

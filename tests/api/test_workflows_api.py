@@ -145,6 +145,10 @@ def test_create_and_change_refuse_bad_fields_and_write_nothing(hello, member):
                         content_type="application/json")
     assert taken.status_code == 400 and "already exists" in taken.json()["error"]["fields"][0][
         "message"]
+    empty_tag = client.post("/api/workflows", {"name": "tagged", "tags": ["ok", ""]},
+                            content_type="application/json")
+    assert empty_tag.status_code == 400
+    assert empty_tag.json()["error"]["fields"][0]["path"] == "tags"
     assert Workflow.objects.count() == 1
     rename = client.patch("/api/workflows/hello-webhook", {"name": "bad name",
                                                            "description": "changed"},
