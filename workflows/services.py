@@ -21,6 +21,7 @@ from workflows.models import (
     Trigger,
     Workflow,
     WorkflowVersion,
+    reserved_name_validator,
     workflow_name_validator,
 )
 from workflows.tree_services import (
@@ -54,6 +55,7 @@ def _author(user: Any) -> Any:
 def _name_errors(name: str, *, exclude: Workflow | None = None) -> list[str]:
     try:
         workflow_name_validator(name)
+        reserved_name_validator(name)
     except ValidationError as exc:
         return list(exc.messages)
     taken = Workflow.objects.filter(name=name)

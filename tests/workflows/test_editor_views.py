@@ -336,3 +336,11 @@ def test_outsiders_see_nothing(client, outsider, workflow):
 
 def test_anonymous_users_are_sent_to_log_in(client, workflow):
     assert client.get(url("edit", workflow.name)).status_code == 302
+
+
+def test_a_workflow_may_not_be_named_like_a_list_page(editor, ops_group):
+    response = editor.post(url("create"), {"name": "new"})
+    body = response.content.decode()
+    assert response.status_code == 200 and "is reserved" in body
+    assert 'class="errorlist' in body.split('id="id_name"')[1][:400]
+    assert not Workflow.objects.filter(name="new").exists()

@@ -288,3 +288,15 @@ def test_triggers_add_update_delete(draft, ops_group):
     assert list(Trigger.objects.values_list("name", flat=True)) == ["nightly"]
     _, errors = services.trigger_add(version=draft, type="bogus")
     assert "type" in errors
+
+
+@pytest.mark.parametrize("name", ["new", "import"])
+def test_names_of_list_pages_are_reserved(draft, name):
+    workflow, errors = services.workflow_create(name=name)
+    assert workflow is None and "reserved" in errors["name"][0]
+    errors = services.workflow_update_settings(workflow=draft.workflow, name=name,
+                                               description="", tags=[], perimeters=[])
+    assert "reserved" in errors["name"][0]
+    draft.workflow.refresh_from_db()
+    assert draft.workflow.name == "orders"
+    assert not Workflow.objects.filter(name=name).exists()
