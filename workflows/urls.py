@@ -7,6 +7,7 @@ app_name = "workflows"
 urlpatterns = [
     path("", views.workflow_list, name="list"),
     path("new/", views.workflow_create, name="create"),
+    path("import/", views.workflow_import_page, name="import"),
     path("<slug:name>/", views.workflow_detail, name="detail"),
     path("<slug:name>/export/", views.workflow_export_download, name="export"),
     path("<slug:name>/duplicate/", views.workflow_duplicate, name="duplicate"),

@@ -112,7 +112,9 @@ def test_panel_get_and_save(editor, workflow):
 
 
 @pytest.mark.parametrize(("posted", "field", "message"), [
-    ({"in__url": "ftp:/nope"}, None, "url must be absolute"),
+    ({"in__url": "ftp:/nope"}, "in__url", "url must be absolute"),
+    ({"in__url": "https://x.test", "in__expected_status": '["200", "9zz"]'},
+     "in__expected_status", "use a code"),
     ({"in__url": "https://x.test/{{ oops( }}"}, "in__url", "syntax error"),
     ({"in__url": ""}, "in__url", "Field required"),
     ({"in__url": "https://x.test", "in__headers": "{not json"}, "in__headers",

@@ -96,7 +96,7 @@ def test_action_update_saves_valid_inputs(built):
 
 
 @pytest.mark.parametrize(("type_", "inputs", "field"), [
-    ("http_request", {"url": "not a url"}, "inputs"),
+    ("http_request", {"url": "not a url"}, "inputs.url"),
     ("http_request", {"url": "https://x.test", "timeout": 900}, "inputs.timeout"),
     ("log", {"message": "{{ oops( }}"}, "inputs.message"),
     ("log", {}, "inputs.message"),
