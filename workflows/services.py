@@ -40,7 +40,8 @@ __all__ = [
     "EditRefused", "Errors", "action_add", "action_delete", "action_duplicate", "action_move",
     "action_update", "draft_get_or_create", "trigger_add", "trigger_delete", "trigger_update",
     "version_diff", "version_publish", "version_restore", "workflow_create", "workflow_delete",
-    "workflow_duplicate", "workflow_set_active", "workflow_update_settings",
+    "workflow_duplicate", "workflow_set_active", "workflow_set_test_sample",
+    "workflow_update_settings",
 ]
 
 
@@ -91,7 +92,8 @@ def workflow_duplicate(*, workflow: Workflow, name: str, user: Any = None,
     if copy is None:
         return None, errors
     copy.concurrency_limit = workflow.concurrency_limit
-    copy.save(update_fields=["concurrency_limit"])
+    copy.test_sample = workflow.test_sample
+    copy.save(update_fields=["concurrency_limit", "test_sample"])
     source = workflow.versions.order_by("-number").first()
     if source is not None:
         _copy_contents(source, copy.versions.get())
@@ -113,6 +115,13 @@ def workflow_set_active(*, workflow: Workflow, active: bool) -> Workflow:
     """An inactive workflow keeps its versions and deployments but cannot be triggered."""
     Workflow.objects.filter(id=workflow.id).update(active=active, updated_at=timezone.now())
     workflow.refresh_from_db()
+    return workflow
+
+
+def workflow_set_test_sample(*, workflow: Workflow, sample: Any) -> Workflow:
+    """Keep the editor's sample input with the workflow, for its next test run and hints."""
+    Workflow.objects.filter(id=workflow.id).update(test_sample=sample)
+    workflow.test_sample = sample
     return workflow
 
 

@@ -33,6 +33,4 @@ urlpatterns = [
     path("<slug:name>/edit/settings/", edit.settings_edit, name="edit_settings"),
     path("<slug:name>/edit/publish/", edit.version_publish, name="publish"),
     path("<slug:name>/edit/restore/", edit.version_restore, name="restore"),
-    path("<slug:name>/edit/test/", edit.test_run, name="test_run"),
-    path("<slug:name>/edit/test/status/", edit.test_status, name="test_status"),
 ]

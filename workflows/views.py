@@ -24,7 +24,6 @@ from workflows import selectors, services
 from workflows.format import ImportErrors, parse_document, workflow_import
 from workflows.forms import WorkflowCreateForm, WorkflowImportForm
 from workflows.models import Workflow
-from workflows.trial import last_runs
 
 
 def get_workflow_for_user(request: HttpRequest, name: str, right: str = "view") -> Workflow:
@@ -56,9 +55,6 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
         "active": request.GET.get("active", ""),
     }
     workflows = list(selectors.workflow_list(user=request.user, **filters))
-    runs = last_runs([w.id for w in workflows])
-    for workflow in workflows:
-        workflow.last_run = runs.get(workflow.id)  # type: ignore[attr-defined]
     template = "workflows/list.html#rows" if request.htmx else "workflows/list.html"
     return render(request, template, {
         "workflows": workflows, "filters": filters, "environments": Environment.objects.all(),
