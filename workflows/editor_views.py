@@ -115,26 +115,10 @@ def _trigger_extra(workflow: Workflow, trigger: Trigger) -> dict[str, Any]:
             extra["next"] = next_fire_times(trigger.settings or {}, 5)
         except (KeyError, ValueError):
             extra["next"] = []
+        extra["timezone"] = (trigger.settings or {}).get("timezone") or "UTC"
     if trigger.type == Trigger.Type.HTTP:
-        extra["hooks"] = http_examples(workflow, trigger)
+        extra["hooks"] = selectors.draft_trigger_examples(workflow, trigger)
     return extra
-
-
-def http_examples(workflow: Workflow, trigger: Trigger) -> list[dict[str, str]]:
-    """Deployed URLs with curl examples; before any deployment, the URL each would get."""
-    examples = [e for e in selectors.http_trigger_examples(workflow)
-                if e.get("trigger") == trigger.name]
-    if examples:
-        return examples
-    from django.conf import settings
-
-    from environments.models import Environment
-
-    return [{"environment": env.name, "trigger": trigger.name, "deployed": "",
-             "url": f"{settings.SITE_URL}/hooks/{env.name}/{workflow.name}",
-             "curl": f"curl -X POST {settings.SITE_URL}/hooks/{env.name}/{workflow.name} "
-                     "-H 'Content-Type: application/json' -d '{}'"}
-            for env in Environment.objects.order_by("position")]
 
 
 # --- the tree ---------------------------------------------------------------------------------

@@ -55,9 +55,11 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
         "active": request.GET.get("active", ""),
     }
     workflows = list(selectors.workflow_list(user=request.user, **filters))
-    template = "workflows/list.html#rows" if request.htmx else "workflows/list.html"
-    return render(request, template, {
+    if request.htmx:
+        return render(request, "workflows/list.html#rows", {"workflows": workflows})
+    return render(request, "workflows/list.html", {
         "workflows": workflows, "filters": filters, "environments": Environment.objects.all(),
+        "known_tags": selectors.known_tags(user=request.user),
     })
 
 

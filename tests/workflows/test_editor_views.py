@@ -206,8 +206,17 @@ def test_triggers_and_settings(editor, workflow, ops_group, environments):
     trigger.refresh_from_db()
     assert trigger.name == "http_1"
     editor.post(url("edit_trigger_add", workflow.name), {"type": "schedule"}, **HTMX)
+    schedule = draft_of(workflow).triggers.get(type="schedule")
+    prefix = f"t{schedule.pk.hex[:8]}"
+    editor.post(url("edit_trigger", workflow.name, schedule.id), {
+        f"{prefix}-name": "nightly", f"{prefix}-access": "public",
+        f"{prefix}-settings": '{"cron": "0 2 * * *", "timezone": "Europe/Paris"}'}, **HTMX)
     page = editor.get(url("edit", workflow.name)).content.decode()
-    assert "Next:" in page
+    assert "Next fire times (Europe/Paris)" in page
+    assert page.count(" 02:00 CE") == 5  # in the trigger's own time zone (CET or CEST)
+    http = page.split('id="triggers"')[1]
+    assert "/hooks/dev/orders" in http and "/hooks/prod/orders" in http
+    assert "(once deployed)" in http and 'Authorization: Bearer $OWLGRID_TOKEN' in http
     editor.post(url("edit_trigger_delete", workflow.name, trigger.id), **HTMX)
     assert list(draft_of(workflow).triggers.values_list("type", flat=True)) == ["schedule"]
     response = editor.post(url("edit_settings", workflow.name), {
@@ -342,3 +351,37 @@ def test_a_workflow_may_not_be_named_like_a_list_page(editor, ops_group):
     assert response.status_code == 200 and "is reserved" in body
     assert 'class="errorlist' in body.split('id="id_name"')[1][:400]
     assert not Workflow.objects.filter(name="new").exists()
+
+
+def test_list_filters_by_search_environment_tag_and_active(editor, workflow, ops_group,
+                                                           admin_user, environments):
+    from environments.models import Deployment
+
+    others = {}
+    for name, description, tags in [("billing", "Sends invoices", ["money"]),
+                                    ("cleanup", "Nightly orders purge", ["ops", "money"])]:
+        others[name], _ = services.workflow_create(name=name, description=description,
+                                                   tags=tags, user=admin_user,
+                                                   perimeters=[ops_group])
+    publish_ready(others["billing"])
+    services.version_publish(version=draft_of(others["billing"]))
+    Deployment.objects.create(workflow=others["billing"], environment=environments["staging"],
+                              version=others["billing"].versions.get(number=1))
+    services.workflow_set_active(workflow=others["cleanup"], active=False)
+
+    def names(**query) -> list[str]:
+        response = editor.get(url("list"), query, **HTMX)
+        body = response.content.decode()
+        assert "<table" not in body  # htmx gets the rows only
+        return sorted(n for n in ("orders", "billing", "cleanup") if f">{n}</a>" in body)
+
+    assert names() == ["billing", "cleanup", "orders"]
+    assert names(q="orders") == ["cleanup", "orders"]  # name or description
+    assert names(environment="staging") == ["billing"]
+    assert names(environment="prod") == []
+    assert names(tag="money") == ["billing", "cleanup"]
+    assert names(tag="money", active="yes") == ["billing"]
+    assert names(active="no") == ["cleanup"]
+    page = editor.get(url("list"), {"tag": "money"}).content.decode()
+    assert 'value="money"' in page and "staging v1" in page
+    assert '<option value="ops">' in page  # known tags are offered
