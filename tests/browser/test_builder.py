@@ -125,6 +125,8 @@ def test_build_publish_test_run_move_diff_restore(browser_page, daphne_server, w
     wait_until(lambda: draft_place("log_2") == ("if_1", "else", 1), timeout=10)
     expect(block(page, "if_1").locator('.slot[data-slot="else"] li.block')).to_have_count(2)
     expect(page.locator(".editor.busy")).to_have_count(0)
+    # The re-rendered tree gets the test run's results back from runner.
+    expect(http_result.locator(".result-status")).to_have_text("completed")
 
     # Keyboard: http_request_1 out of the loop, up above it, into its body, and out again.
     block(page, "http_request_1").locator(":scope > .block-head").focus()
@@ -141,6 +143,17 @@ def test_build_publish_test_run_move_diff_restore(browser_page, daphne_server, w
         ).to_have_attribute("data-name", "http_request_1")
         expect(page.locator(".editor.busy")).to_have_count(0)
         expect(block(page, "http_request_1").locator(":scope > .block-head")).to_be_focused()
+
+    # Collapse hides a block's slots, and it stays collapsed across reloads; expand again.
+    loop = block(page, "for_each_1")
+    loop.locator(":scope > .block-head button.collapse").click()
+    expect(loop.locator(":scope > .block-slots")).to_be_hidden()
+    page.reload()
+    expect(loop.locator(":scope > .block-slots")).to_be_hidden()
+    expect(loop.locator(":scope > .block-head button.collapse")).to_have_attribute(
+        "aria-expanded", "false")
+    loop.locator(":scope > .block-head button.collapse").click()
+    expect(loop.locator(":scope > .block-slots")).to_be_visible()
 
     page.fill("#publish-note", "moved things")
     page.click("#publish-button")
@@ -160,3 +173,12 @@ def test_build_publish_test_run_move_diff_restore(browser_page, daphne_server, w
     assert shape(versions[3]) == shape(versions[1])
     expect(block(page, "for_each_1").locator('.slot[data-slot="body"]')).to_contain_text(
         "http_request_1")
+
+    # The list shows the last run (from runner) and filters as you type.
+    page.goto(f"{daphne_server}/workflows/")
+    row = page.locator("#workflow-rows tr", has=page.locator(f'a:text-is("{NAME}")'))
+    expect(row.locator(".last-run")).to_contain_text("completed")
+    page.fill('input[name="q"]', "no-such-flow")
+    expect(page.locator("#workflow-rows")).to_contain_text("No workflow matches")
+    page.fill('input[name="q"]', "builder")
+    expect(row).to_be_visible()
