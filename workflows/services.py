@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from workflows.diff import documents_diff
+from workflows.diff import documents_diff, tree_diff
 from workflows.format import version_document
 from workflows.format_validation import check_document
 from workflows.models import (
@@ -216,6 +216,7 @@ def version_diff(*, a: WorkflowVersion, b: WorkflowVersion) -> dict[str, Any]:
         ]
         for name in diff["changed"]
     }
+    diff["tree"] = tree_diff(old, new, diff)
     diff["settings"] = [
         {"field": field, "before": old.get(field), "after": new.get(field)}
         for field in ("description", "tags", "concurrency_limit", "requires")
