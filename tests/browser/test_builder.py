@@ -169,7 +169,7 @@ def test_build_publish_test_run_move_diff_restore(browser_page, daphne_server, w
     expect(tree.locator('li[data-name="log_2"] > .diff-head .diff-badge.moved')).to_contain_text(
         "moved from top level")
     expect(tree.locator('li[data-name="if_1"] li[data-name="http_request_1"]')).to_be_visible()
-    expect(tree.locator(".diff-badge.added")).to_have_count(0)
+    expect(tree.locator(".diff-node .diff-badge.added")).to_have_count(0)
 
     page.goto(f"{daphne_server}/workflows/{NAME}/edit/")
     page.locator('#versions li[data-version="1"] button.restore').click()
