@@ -58,15 +58,22 @@ def _render_tree(request: HttpRequest, workflow: Workflow, version: WorkflowVers
 
 
 def _panel(request: HttpRequest, workflow: Workflow, action: Action,
-           form: ActionForm | None = None, saved: bool = False) -> HttpResponse:
+           form: ActionForm | None = None, saved: bool = False,
+           renamed: bool = False) -> HttpResponse:
+    """The side panel; once saved, the block's head too, or the whole tree after a rename
+    (other blocks' expressions were rewritten to the new name)."""
     check_url = reverse("workflows:edit_check", args=[workflow.name])
     form = form or ActionForm(action=action, check_url=check_url)
-    node = editor.editor_tree(action.version)
-    return render(request, f"{TEMPLATE}#panel", {
+    tree = editor.editor_tree(action.version)
+    response = render(request, f"{TEMPLATE}#panel", {
         "workflow": workflow, "action": action, "form": form, "saved": saved,
-        "action_type": form.action_type, "oob_node": _find(node, action.id) if saved else None,
+        "action_type": form.action_type, "oob_node": _find(tree, action.id) if saved else None,
+        "tree_oob": renamed, "tree": tree, "palette": editor.palette(),
         "suggestions": editor.suggestions(action, workflow.test_sample),
     })
+    if renamed:
+        response["HX-Trigger"] = "owlgrid:tree-changed"
+    return response
 
 
 def _find(nodes: list[editor.Node], action_id: Any) -> editor.Node | None:
@@ -183,6 +190,7 @@ def action_edit(request: HttpRequest, name: str, action_id: str) -> HttpResponse
     if not form.is_valid():
         return _panel(request, workflow, action, form)
     data = form.cleaned_data
+    old_name = action.name
     errors = services.action_update(
         action=action, inputs=data["inputs"], name=data["name"], description=data["description"],
         retry=data["retry"], timeout_seconds=data["timeout_seconds"] or None,
@@ -191,7 +199,7 @@ def action_edit(request: HttpRequest, name: str, action_id: str) -> HttpResponse
         action.refresh_from_db()
         form.add_service_errors(errors)
         return _panel(request, workflow, action, form)
-    return _panel(request, workflow, action, saved=True)
+    return _panel(request, workflow, action, saved=True, renamed=action.name != old_name)
 
 
 @login_required

@@ -385,3 +385,22 @@ def test_list_filters_by_search_environment_tag_and_active(editor, workflow, ops
     page = editor.get(url("list"), {"tag": "money"}).content.decode()
     assert 'value="money"' in page and "staging v1" in page
     assert '<option value="ops">' in page  # known tags are offered
+
+
+def test_renaming_in_the_panel_rewrites_references_and_refreshes_the_tree(editor, workflow):
+    draft = draft_of(workflow)
+    first = services.action_add(version=draft, type="log")
+    later = services.action_add(version=draft, type="log")
+    services.action_update(action=first, inputs={"message": "a"})
+    services.action_update(action=later, inputs={"message": "got {{ steps.log_1.output }}"})
+    response = editor.post(url("edit_action", workflow.name, first.id),
+                           {"name": "greet", "in__message": "a"}, **HTMX)
+    body = response.content.decode()
+    assert "Saved." in body and response["HX-Trigger"] == "owlgrid:tree-changed"
+    assert 'id="tree" class="tree-root" role="tree" hx-swap-oob="true"' in body
+    assert "got {{ steps.greet.output }}" in body  # the later block's summary, re-rendered
+    later.refresh_from_db()
+    assert later.inputs == {"message": "got {{ steps.greet.output }}"}
+    plain = editor.post(url("edit_action", workflow.name, first.id),
+                        {"name": "greet", "in__message": "b"}, **HTMX).content.decode()
+    assert "hx-swap-oob" in plain and 'id="tree"' not in plain  # just the block's head
