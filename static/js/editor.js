@@ -6,6 +6,8 @@
   if (!editor) return;
   const collapsed = new Set(JSON.parse(sessionStorage.getItem("owlgrid-collapsed") || "[]"));
   let focusAfterSwap = null;
+  // Result details the user opened stay open while a running test refreshes the results.
+  const openResults = new Set();
   let lastExpressionField = null;
 
   function csrf() {
@@ -123,6 +125,11 @@
     }
   }
 
+  document.addEventListener("toggle", (event) => {
+    const result = event.target.closest && event.target.closest(".block-result");
+    if (!result) return;
+    if (event.target.open) openResults.add(result.id); else openResults.delete(result.id);
+  }, true);
   document.addEventListener("keydown", onKey);
   document.addEventListener("click", onClick);
   document.addEventListener("focusin", (event) => {
@@ -143,6 +150,10 @@
     focusAfterSwap = null;
   });
   htmx.onLoad((root) => {
+    if (root.matches && root.matches(".block-result") && openResults.has(root.id)) {
+      const details = root.querySelector("details");
+      if (details) details.open = true;
+    }
     initSortables(root.querySelector ? root : document);
     if (root.matches && root.matches("ol.slot-list")) initSortables(root.parentElement);
     applyCollapsed(editor);

@@ -127,6 +127,8 @@ def test_build_publish_test_run_move_diff_restore(browser_page, daphne_server, w
     expect(page.locator(".editor.busy")).to_have_count(0)
     # The re-rendered tree gets the test run's results back from runner.
     expect(http_result.locator(".result-status")).to_have_text("completed")
+    http_result.locator("details > summary").click()
+    expect(http_result.locator(".result-output")).to_be_visible()
 
     # Keyboard: http_request_1 out of the loop, up above it, into its body, and out again.
     block(page, "http_request_1").locator(":scope > .block-head").focus()
@@ -143,6 +145,9 @@ def test_build_publish_test_run_move_diff_restore(browser_page, daphne_server, w
         ).to_have_attribute("data-name", "http_request_1")
         expect(page.locator(".editor.busy")).to_have_count(0)
         expect(block(page, "http_request_1").locator(":scope > .block-head")).to_be_focused()
+
+    # The result details opened before the moves stayed open through every re-render.
+    expect(http_result.locator(".result-output")).to_be_visible()
 
     # Collapse hides a block's slots, and it stays collapsed across reloads; expand again.
     loop = block(page, "for_each_1")
