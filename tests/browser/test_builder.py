@@ -146,6 +146,17 @@ def test_build_publish_test_run_move_diff_restore(browser_page, daphne_server, w
         expect(page.locator(".editor.busy")).to_have_count(0)
         expect(block(page, "http_request_1").locator(":scope > .block-head")).to_be_focused()
 
+    # Keyboard across slots: log_2 up out of else into the end of then, and back down.
+    block(page, "log_2").locator(":scope > .block-head").focus()
+    for key, place in [("Alt+ArrowUp", ("if_1", "else", 0)),
+                       ("Alt+ArrowUp", ("if_1", "then", 2)),
+                       ("Alt+ArrowDown", ("if_1", "else", 0)),
+                       ("Alt+ArrowDown", ("if_1", "else", 1))]:
+        page.keyboard.press(key)
+        wait_until(lambda place=place: draft_place("log_2") == place, timeout=10)
+        expect(page.locator(".editor.busy")).to_have_count(0)
+        expect(block(page, "log_2").locator(":scope > .block-head")).to_be_focused()
+
     # The result details opened before the moves stayed open through every re-render.
     expect(http_result.locator(".result-output")).to_be_visible()
 
