@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from workflows.diff import documents_diff, tree_diff
+from workflows.diff import documents_diff, translated, tree_diff
 from workflows.format import version_document
 from workflows.format_validation import check_document
 from workflows.models import (
@@ -207,6 +207,7 @@ def version_diff(*, a: WorkflowVersion, b: WorkflowVersion) -> dict[str, Any]:
     """What changed from `a` to `b`: added, removed, changed (with before/after), moved."""
     old, new = version_document(a), version_document(b)
     diff = documents_diff(old, new)
+    old = translated(old, {was: now for now, was in diff["renamed"].items()})
     before, after = _inputs_by_name(old["actions"]), _inputs_by_name(new["actions"])
     diff["details"] = {
         name: [

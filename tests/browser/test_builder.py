@@ -17,6 +17,7 @@ from workflows.models import Action, WorkflowVersion
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "editor.png"
+DIFF_SCREENSHOT = SCREENSHOT.with_name("diff.png")
 NAME = "builder-demo"
 
 
@@ -186,6 +187,7 @@ def test_build_publish_test_run_move_diff_restore(browser_page, daphne_server, w
         "moved from top level")
     expect(tree.locator('li[data-name="if_1"] li[data-name="http_request_1"]')).to_be_visible()
     expect(tree.locator(".diff-node .diff-badge.added")).to_have_count(0)
+    page.locator(".diff-tree").screenshot(path=str(DIFF_SCREENSHOT))
 
     page.goto(f"{daphne_server}/workflows/{NAME}/edit/")
     page.locator('#versions li[data-version="1"] button.restore').click()

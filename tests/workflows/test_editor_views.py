@@ -404,3 +404,12 @@ def test_renaming_in_the_panel_rewrites_references_and_refreshes_the_tree(editor
     plain = editor.post(url("edit_action", workflow.name, first.id),
                         {"name": "greet", "in__message": "b"}, **HTMX).content.decode()
     assert "hx-swap-oob" in plain and 'id="tree"' not in plain  # just the block's head
+
+
+def test_diff_page_shows_renames_in_the_tree(editor, workflow):
+    draft = publish_ready(workflow)
+    services.version_publish(version=draft)
+    services.action_update(action=draft_of(workflow).actions.get(), inputs={"message": "hello"},
+                           name="greet")
+    body = editor.get(url("diff", workflow.name) + "?a=1&b=2").content.decode()
+    assert "renamed from log_1" in body and "Renamed" in body and "diff-added" not in body

@@ -74,3 +74,27 @@ def test_a_refused_rename_rewrites_nothing(draft):
     assert "name" in errors
     second.refresh_from_db()
     assert second.inputs == {"message": "{{ steps.log_1.output }}"}
+
+
+@pytest.mark.django_db
+def test_the_diff_shows_a_rename_not_a_removal_and_an_addition(draft, admin_user):
+    branch = services.action_add(version=draft, type="if")
+    inner = services.action_add(version=draft, type="log", parent=branch, slot="then")
+    later = services.action_add(version=draft, type="log")
+    services.action_update(action=branch, inputs={"condition": "{{ true }}"})
+    services.action_update(action=inner, inputs={"message": "in"})
+    services.action_update(action=later, inputs={"message": "{{ steps.log_1.output }}"})
+    v1 = services.version_publish(version=draft, user=admin_user)
+    v2 = services.draft_get_or_create(workflow=v1.workflow)
+    services.action_update(action=v2.actions.get(name="if_1"), inputs={"condition": "{{ 1 }}"},
+                           name="check")
+    services.action_update(action=v2.actions.get(name="log_1"), inputs={"message": "in"},
+                           name="inside")
+    diff = services.version_diff(a=v1, b=v2)
+    assert diff["renamed"] == {"check": "if_1", "inside": "log_1"}
+    assert diff["added"] == [] and diff["removed"] == [] and diff["moved"] == {}
+    assert list(diff["changed"]) == ["check"]  # log_2's rewritten reference is no change
+    assert diff["details"]["check"] == [{"field": "inputs.condition", "before": "{{ true }}",
+                                         "after": "{{ 1 }}"}]
+    assert [(n["name"], n["renamed_from"]) for n in diff["tree"]] == [("check", "if_1"),
+                                                                     ("log_2", None)]
