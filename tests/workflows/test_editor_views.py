@@ -225,6 +225,14 @@ def test_triggers_and_settings(editor, workflow, ops_group, environments):
     assert "Saved." in response.content.decode()
     workflow.refresh_from_db()
     assert workflow.tags == ["shop", "core"] and workflow.description == "Takes orders"
+    from environments.models import SecurityGroup
+
+    auditors = SecurityGroup.objects.create(name="auditors", can_view=True)
+    page = editor.get(url("edit", workflow.name)).content.decode()
+    assert 'name="perimeters"' in page and "auditors" in page
+    editor.post(url("edit_settings", workflow.name), {
+        "name": "orders", "tags": "shop", "perimeters": [ops_group.id, auditors.id]}, **HTMX)
+    assert set(workflow.perimeters.all()) == {ops_group, auditors}
     bad = editor.post(url("edit_settings", workflow.name), {"name": "NO NO"}, **HTMX)
     assert bad.status_code == 400 and "errorlist" in bad.content.decode()
 
