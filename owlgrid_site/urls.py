@@ -22,6 +22,7 @@ urlpatterns = [
     path("workflows/<slug:name>/edit/test/", trial_views.test_run, name="workflow_test_run"),
     path("workflows/<slug:name>/edit/test/status/", trial_views.test_status,
          name="workflow_test_status"),
+    path("workflows/<slug:name>/runs/", trial_views.workflow_runs, name="workflow_runs"),
     path("workflows/", include("workflows.urls")),
     path("environments/", include("environments.urls")),
     path("runs/", include("runner.urls")),

@@ -1,4 +1,4 @@
-"""Run data on the workflow pages: the editor's test runs, the list's last-run column.
+"""Run data on the workflow pages: the editor's test runs, the list's last runs, recent runs.
 
 These views live in `runner` because `workflows` never imports it; the workflow pages embed
 their fragments (htmx loads them, and a plain link stands in without JavaScript).
@@ -80,3 +80,14 @@ def last_runs(request: HttpRequest) -> HttpResponse:
     runs = trials.last_runs(ids)
     return render(request, "runner/_last_runs.html",
                   {"rows": [(workflow_id, runs.get(workflow_id)) for workflow_id in ids]})
+
+
+@login_required
+@require_GET
+def workflow_runs(request: HttpRequest, name: str) -> HttpResponse:
+    """The workflow's recent runs for its page (`?count=1`: how many runs it has)."""
+    workflow = get_workflow_for_user(request, name)
+    runs = trials.recent_runs(workflow)
+    return render(request, "runner/_workflow_runs.html", {
+        "workflow": workflow, "runs": runs, "count": trials.run_count(workflow),
+        "count_only": request.GET.get("count") == "1"})

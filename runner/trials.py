@@ -80,6 +80,15 @@ def run_summary(run: Run | None) -> dict[str, Any] | None:
             "created_at": run.created_at}
 
 
+def recent_runs(workflow: Workflow, limit: int = 20) -> list[Run]:
+    return list(Run.objects.filter(workflow=workflow).select_related("environment")
+                .order_by("-created_at")[:limit])
+
+
+def run_count(workflow: Workflow) -> int:
+    return Run.objects.filter(workflow=workflow).count()
+
+
 def last_runs(workflow_ids: list[Any]) -> dict[Any, Run]:
     """The most recent run of each workflow, for the list page (one query, any backend)."""
     newest = Run.objects.filter(workflow_id=OuterRef("pk")).order_by("-created_at")

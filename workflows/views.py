@@ -143,8 +143,7 @@ def workflow_delete(request: HttpRequest, name: str) -> HttpResponse:
             else:
                 messages.success(request, f"Deleted {name}.")
                 return redirect("workflows:list")
-    return render(request, "workflows/delete.html", {"workflow": workflow,
-                                                     "runs": workflow.runs.count()})
+    return render(request, "workflows/delete.html", {"workflow": workflow})
 
 
 @login_required
@@ -171,7 +170,6 @@ def workflow_detail(request: HttpRequest, name: str) -> HttpResponse:
         "tree": selectors.version_tree(version) if version else [],
         "triggers": version.triggers.all() if version else [],
         "deployments": workflow.deployments.select_related("environment", "version"),
-        "runs": workflow.runs.select_related("environment")[:20],
         "hooks": selectors.http_trigger_examples(workflow),
         "schedules": selectors.schedule_previews(version) if version else [],
         "can_run": user_has_workflow_right(request.user, workflow, "run"),  # type: ignore[arg-type]

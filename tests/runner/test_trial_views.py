@@ -108,3 +108,17 @@ def test_test_runs_need_the_edit_right(client, django_user_model, workflow):
                        {"sample": "{}"}).status_code == 403
     assert client.get(reverse("workflow_test_status", args=["orders"])).status_code == 403
     assert not Run.objects.exists()
+
+
+def test_workflow_page_loads_its_recent_runs_from_runner(editor, workflow, environments,
+                                                        redis_conn, client, outsider):
+    runs_url = reverse("workflow_runs", args=["orders"])
+    assert runs_url in editor.get(reverse("workflows:detail", args=["orders"])).content.decode()
+    assert runs_url in editor.get(reverse("workflows:delete", args=["orders"])).content.decode()
+    assert "No run yet" in editor.get(runs_url).content.decode()
+    run = run_services.test_run_start(workflow=workflow, sample={}, user=None)
+    body = editor.get(runs_url).content.decode()
+    assert reverse("runner:detail", args=[run.id]) in body and ">test<" in body
+    assert "1 run<" in editor.get(runs_url, {"count": "1"}).content.decode()
+    client.force_login(outsider)
+    assert client.get(runs_url).status_code == 404
