@@ -1,10 +1,11 @@
 from django.urls import path
 
-from runner import views
+from runner import trial_views, views
 
 app_name = "runner"
 urlpatterns = [
     path("", views.run_list, name="list"),
+    path("last/", trial_views.last_runs, name="last_runs"),
     path("<uuid:run_id>/", views.run_detail, name="detail"),
     path("<uuid:run_id>/log.txt", views.run_log_download, name="log_download"),
     path("<uuid:run_id>/cancel/", views.run_cancel, name="cancel"),

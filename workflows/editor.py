@@ -22,7 +22,6 @@ class Node:
     problems: list[str]
     slots: list[tuple[str, list[Node]]] = field(default_factory=list)
     dynamic_slots: bool = False
-    result: dict[str, Any] | None = None
 
 
 def palette() -> list[tuple[str, list[Any]]]:
@@ -33,9 +32,8 @@ def palette() -> list[tuple[str, list[Any]]]:
     return [(c, groups[c]) for c in PALETTE_ORDER if c in groups]
 
 
-def editor_tree(version: WorkflowVersion, results: dict[str, dict] | None = None) -> list[Node]:
+def editor_tree(version: WorkflowVersion) -> list[Node]:
     """The version's blocks, nested; every declared slot is present even when empty."""
-    results = results or {}
     by_parent: dict[Any, list[Action]] = {}
     for action in version.actions.order_by("position"):
         by_parent.setdefault(action.parent_id, []).append(action)
@@ -52,7 +50,7 @@ def editor_tree(version: WorkflowVersion, results: dict[str, dict] | None = None
         return Node(action=action, icon=action_type.icon, label=action_type.label,
                     summary=action_type.summary(action.inputs)[:120], problems=problems,
                     slots=[(name, children.get(name, [])) for name in names],
-                    dynamic_slots=action_type.dynamic_slots, result=results.get(action.name))
+                    dynamic_slots=action_type.dynamic_slots)
 
     return [build(action) for action in by_parent.get(None, [])]
 

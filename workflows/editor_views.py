@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from workflows import editor, selectors, services, trial
+from workflows import editor, selectors, services
 from workflows.forms import ActionForm, TriggerForm, WorkflowSettingsForm
 from workflows.models import Action, Trigger, Workflow, WorkflowVersion
 from workflows.views import get_workflow_for_user
@@ -44,28 +44,36 @@ def _position(raw: str | None) -> int | None:
 
 
 def _tree_context(workflow: Workflow, version: WorkflowVersion, **extra: Any) -> dict[str, Any]:
-    run = trial.latest_test_run(workflow)
     return {"workflow": workflow, "version": version, "palette": editor.palette(),
-            "tree": editor.editor_tree(version, trial.step_results(run)), **extra}
+            "tree": editor.editor_tree(version), **extra}
 
 
 def _render_tree(request: HttpRequest, workflow: Workflow, version: WorkflowVersion,
                  error: str = "", status: int = 200) -> HttpResponse:
+    """The tree; the test-run panel (served by `runner`) then refills the blocks' results."""
     context = _tree_context(workflow, version, tree_error=error)
-    return render(request, f"{TEMPLATE}#tree", context, status=status)
+    response = render(request, f"{TEMPLATE}#tree", context, status=status)
+    response["HX-Trigger"] = "owlgrid:tree-changed"
+    return response
 
 
 def _panel(request: HttpRequest, workflow: Workflow, action: Action,
-           form: ActionForm | None = None, saved: bool = False) -> HttpResponse:
+           form: ActionForm | None = None, saved: bool = False,
+           renamed: bool = False) -> HttpResponse:
+    """The side panel; once saved, the block's head too, or the whole tree after a rename
+    (other blocks' expressions were rewritten to the new name)."""
     check_url = reverse("workflows:edit_check", args=[workflow.name])
     form = form or ActionForm(action=action, check_url=check_url)
-    node = editor.editor_tree(action.version, trial.step_results(
-        trial.latest_test_run(workflow)))
-    return render(request, f"{TEMPLATE}#panel", {
+    tree = editor.editor_tree(action.version)
+    response = render(request, f"{TEMPLATE}#panel", {
         "workflow": workflow, "action": action, "form": form, "saved": saved,
-        "action_type": form.action_type, "oob_node": _find(node, action.id) if saved else None,
-        "suggestions": editor.suggestions(action, trial.last_sample(workflow)),
+        "action_type": form.action_type, "oob_node": _find(tree, action.id) if saved else None,
+        "tree_oob": renamed, "tree": tree, "palette": editor.palette(),
+        "suggestions": editor.suggestions(action, workflow.test_sample),
     })
+    if renamed:
+        response["HX-Trigger"] = "owlgrid:tree-changed"
+    return response
 
 
 def _find(nodes: list[editor.Node], action_id: Any) -> editor.Node | None:
@@ -82,12 +90,10 @@ def _find(nodes: list[editor.Node], action_id: Any) -> editor.Node | None:
 @require_GET
 def edit(request: HttpRequest, name: str) -> HttpResponse:
     workflow, draft = _draft(request, name)
-    run = trial.latest_test_run(workflow)
     return render(request, TEMPLATE, {
         **_tree_context(workflow, draft),
         **_side_context(workflow, draft),
-        "run": trial.run_summary(run), "results": trial.step_results(run),
-        "sample": json.dumps(trial.last_sample(workflow), indent=2),
+        "sample": json.dumps(workflow.test_sample, indent=2),
     })
 
 
@@ -116,29 +122,10 @@ def _trigger_extra(workflow: Workflow, trigger: Trigger) -> dict[str, Any]:
             extra["next"] = next_fire_times(trigger.settings or {}, 5)
         except (KeyError, ValueError):
             extra["next"] = []
+        extra["timezone"] = (trigger.settings or {}).get("timezone") or "UTC"
     if trigger.type == Trigger.Type.HTTP:
-        extra["hooks"] = http_examples(workflow, trigger)
+        extra["hooks"] = selectors.draft_trigger_examples(workflow, trigger)
     return extra
-
-
-def http_examples(workflow: Workflow, trigger: Trigger) -> list[dict[str, str]]:
-    """Deployed URLs with curl examples; before any deployment, the URL each would get."""
-    try:
-        from runner.hooks import http_trigger_examples  # type: ignore[attr-defined]
-    except ImportError:
-        http_trigger_examples = selectors.http_trigger_examples
-    examples = [e for e in http_trigger_examples(workflow) if e.get("trigger") == trigger.name]
-    if examples:
-        return examples
-    from django.conf import settings
-
-    from environments.models import Environment
-
-    return [{"environment": env.name, "trigger": trigger.name, "deployed": "",
-             "url": f"{settings.SITE_URL}/hooks/{env.name}/{workflow.name}",
-             "curl": f"curl -X POST {settings.SITE_URL}/hooks/{env.name}/{workflow.name} "
-                     "-H 'Content-Type: application/json' -d '{}'"}
-            for env in Environment.objects.order_by("position")]
 
 
 # --- the tree ---------------------------------------------------------------------------------
@@ -203,6 +190,7 @@ def action_edit(request: HttpRequest, name: str, action_id: str) -> HttpResponse
     if not form.is_valid():
         return _panel(request, workflow, action, form)
     data = form.cleaned_data
+    old_name = action.name
     errors = services.action_update(
         action=action, inputs=data["inputs"], name=data["name"], description=data["description"],
         retry=data["retry"], timeout_seconds=data["timeout_seconds"] or None,
@@ -211,7 +199,7 @@ def action_edit(request: HttpRequest, name: str, action_id: str) -> HttpResponse
         action.refresh_from_db()
         form.add_service_errors(errors)
         return _panel(request, workflow, action, form)
-    return _panel(request, workflow, action, saved=True)
+    return _panel(request, workflow, action, saved=True, renamed=action.name != old_name)
 
 
 @login_required
@@ -231,7 +219,7 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-# --- triggers, settings, versions, test runs ----------------------------------------------
+# --- triggers, settings, versions ----------------------------------------------------
 
 
 def _render_side(request: HttpRequest, workflow: Workflow, draft: WorkflowVersion,
@@ -342,37 +330,3 @@ def version_restore(request: HttpRequest, name: str) -> HttpResponse:
     draft = services.version_restore(workflow=workflow, number=number, user=request.user)
     messages.success(request, f"Version {number} restored as draft {draft.number}.")
     return _back_to_editor(request, workflow)
-
-
-@login_required
-@require_POST
-def test_run(request: HttpRequest, name: str) -> HttpResponse:
-    workflow, draft = _draft(request, name)
-    try:
-        sample = json.loads(request.POST.get("sample", "").strip() or "{}")
-    except json.JSONDecodeError as exc:
-        return render(request, f"{TEMPLATE}#testrun", {
-            "workflow": workflow, "sample": request.POST.get("sample", ""),
-            "sample_error": f"Enter valid JSON: {exc.msg} (line {exc.lineno})."}, status=400)
-    run = trial.test_run_start(workflow=workflow, version=draft, sample=sample,
-                               user=request.user)
-    return _render_run(request, workflow, run, json.dumps(sample, indent=2))
-
-
-@login_required
-@require_GET
-def test_status(request: HttpRequest, name: str) -> HttpResponse:
-    workflow = get_workflow_for_user(request, name, "edit")
-    run = trial.latest_test_run(workflow)
-    return _render_run(request, workflow, run, json.dumps(trial.last_sample(workflow), indent=2))
-
-
-def _render_run(request: HttpRequest, workflow: Workflow, run: Any,
-                sample: str) -> HttpResponse:
-    """The run's status, plus each block's result swapped in place (out of band)."""
-    draft = services.draft_get_or_create(workflow=workflow, user=request.user)
-    results = trial.step_results(run)
-    return render(request, f"{TEMPLATE}#testrun", {
-        "workflow": workflow, "run": trial.run_summary(run), "sample": sample,
-        "oob_results": [(a.id, results.get(a.name)) for a in draft.actions.all()],
-    })

@@ -144,6 +144,34 @@ def referenced_names(source: str) -> set[tuple[str, str]]:
     return found
 
 
+EXPRESSION_SPAN = re.compile(r"{{.*?}}|{%.*?%}", re.DOTALL)
+
+
+def rename_step_references(source: str, old: str, new: str) -> str:
+    """`source` with `steps.old`, `steps['old']` and `steps["old"]` inside its expressions
+    renamed to `new`; names that merely start with `old` (`steps.old_x`), attribute chains
+    ending in `steps` (`x.steps.old`) and text outside `{{ }}` / `{% %}` stay as they are."""
+    dotted = re.compile(rf"(?<![\w.])steps\s*\.\s*{re.escape(old)}(?!\w)")
+    subscript = re.compile(rf"(?<![\w.])steps\s*\[\s*(['\"]){re.escape(old)}\1\s*\]")
+
+    def rewrite(span: re.Match[str]) -> str:
+        text = dotted.sub(f"steps.{new}", span.group(0))
+        return subscript.sub(lambda m: f"steps[{m.group(1)}{new}{m.group(1)}]", text)
+
+    return EXPRESSION_SPAN.sub(rewrite, source)
+
+
+def rename_in_value(value: Any, old: str, new: str) -> Any:
+    """`rename_step_references` applied to every string inside a JSON-like value."""
+    if isinstance(value, str):
+        return rename_step_references(value, old, new)
+    if isinstance(value, dict):
+        return {key: rename_in_value(item, old, new) for key, item in value.items()}
+    if isinstance(value, list):
+        return [rename_in_value(item, old, new) for item in value]
+    return value
+
+
 @lru_cache(maxsize=2048)
 def _compiled_expression(expression: str) -> Any:
     return ENVIRONMENT.compile_expression(expression, undefined_to_none=False)

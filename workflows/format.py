@@ -137,21 +137,27 @@ def workflow_import(
     user: Any = None,
     publish: bool = False,
     note: str | None = None,
+    perimeters: list | None = None,
 ) -> WorkflowVersion:
     """Validate then store the document as the workflow's draft (published on request).
 
+    `perimeters` are given to a workflow the import creates (an existing one keeps its own).
     Raises ImportErrors listing every problem with its JSON path; nothing is written then.
     """
     parsed = parse_document(document)
     problems = check_document(parsed)
     if problems:
         raise ImportErrors(problems)
-    return _write(parsed, user=user, publish=publish, note=note)
+    return _write(parsed, user=user, publish=publish, note=note, perimeters=perimeters)
 
 
 @transaction.atomic
-def _write(document: dict, *, user: Any, publish: bool, note: str | None) -> WorkflowVersion:
-    workflow, _ = Workflow.objects.select_for_update().get_or_create(name=document["name"])
+def _write(document: dict, *, user: Any, publish: bool, note: str | None,
+           perimeters: list | None = None) -> WorkflowVersion:
+    workflow, created = Workflow.objects.select_for_update().get_or_create(
+        name=document["name"])
+    if created and perimeters:
+        workflow.perimeters.set(perimeters)
     workflow.description = document.get("description", "")
     workflow.tags = document.get("tags", [])
     workflow.active = document.get("active", True)

@@ -18,6 +18,7 @@ from django.conf import settings
 from jsonschema import Draft202012Validator
 
 from workflows.actions import REGISTRY, get_action_type
+from workflows.models import RESERVED_WORKFLOW_NAMES
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "workflow.schema.json"
 MAX_JSON_DEPTH = 200
@@ -100,6 +101,9 @@ def check_document(document: dict) -> list[Problem]:
     ]
     if problems:
         return problems
+    if document["name"] in RESERVED_WORKFLOW_NAMES:
+        problems.append(("name", f"{document['name']!r} is reserved (a page of the workflow "
+                                 "list); choose another name"))
     names: dict[str, str] = {}
     for index, action in enumerate(document.get("actions", [])):
         problems += check_action(action, f"actions[{index}]", names, depth=1)

@@ -217,6 +217,31 @@ class WorkflowCreateForm(forms.Form):
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
+class WorkflowImportForm(forms.Form):
+    """A workflow document, uploaded or pasted; what it holds is checked by the import rules."""
+
+    file = forms.FileField(required=False, label="JSON file")
+    document = forms.CharField(required=False, label="Or paste the JSON",
+                               widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}))
+    publish = forms.BooleanField(required=False, label="Publish it as a new version")
+    note = forms.CharField(required=False, max_length=500, label="Version note")
+
+    def raw_document(self, limit: int) -> bytes:
+        """The document's bytes, read no further than one byte past `limit`."""
+        upload = self.cleaned_data.get("file")
+        if upload is not None:
+            return upload.read(limit + 1)
+        return self.cleaned_data["document"].encode()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("file") and not (data.get("document") or "").strip():
+            self.add_error("document", "Choose a file or paste a document.")
+        elif data.get("file") and (data.get("document") or "").strip():
+            self.add_error("document", "Choose a file or paste a document, not both.")
+        return data
+
+
 class WorkflowSettingsForm(forms.Form):
     name = forms.CharField(max_length=63)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))

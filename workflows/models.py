@@ -14,6 +14,16 @@ workflow_name_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9-]{0,62}$",
     "Use 1 to 63 lowercase letters, digits or '-', starting with a letter or digit.",
 )
+# Names that are also URL segments under /workflows/: a workflow so named would be shadowed.
+RESERVED_WORKFLOW_NAMES = frozenset({"new", "import"})
+
+
+def reserved_name_validator(value: str) -> None:
+    if value in RESERVED_WORKFLOW_NAMES:
+        raise ValidationError(f"{value!r} is reserved (it is a page of the workflow list); "
+                              "choose another name.")
+
+
 step_name_validator = RegexValidator(
     r"^[a-z_][a-z0-9_]{0,62}$",
     "Use 1 to 63 lowercase letters, digits or '_', not starting with a digit.",
@@ -38,6 +48,9 @@ class Workflow(models.Model):
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    test_sample = models.JSONField(
+        default=dict, blank=True, help_text="The editor's sample input for test runs."
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -34,6 +34,12 @@ def workflow_list(
     return workflows
 
 
+def known_tags(*, user: Any) -> list[str]:
+    """Every tag of the workflows the user may see, for the list's tag filter."""
+    tags = workflows_visible_to(user, Workflow.objects.all()).values_list("tags", flat=True)
+    return sorted({tag for group in tags for tag in (group or []) if isinstance(tag, str)})
+
+
 def latest_version(workflow: Workflow) -> WorkflowVersion | None:
     return workflow.versions.order_by("-number").first()
 
@@ -63,25 +69,43 @@ def version_tree(version: WorkflowVersion) -> list[dict[str, Any]]:
     return build(None)
 
 
+def http_trigger_example(environment: str, workflow: Workflow, trigger: Trigger,
+                         ) -> dict[str, str]:
+    """The URL of an HTTP trigger in an environment and a ready curl command to call it."""
+    url = f"{settings.SITE_URL}/hooks/{environment}/{workflow.name}"
+    auth = {
+        Trigger.Access.GROUP: ' -H "Authorization: Bearer $OWLGRID_TOKEN"',
+        Trigger.Access.HMAC: (' -H "webhook-id: $ID" -H "webhook-timestamp: $TS"'
+                              ' -H "webhook-signature: v1,$SIG"'),
+        Trigger.Access.PUBLIC: "",
+    }.get(trigger.access, "")
+    method = ((trigger.settings or {}).get("methods") or ["POST"])[0]
+    body = "" if method in {"GET", "DELETE"} else (
+        " -H 'Content-Type: application/json' -d '{\"hello\": \"world\"}'")
+    return {"environment": environment, "trigger": trigger.name, "url": url,
+            "curl": f"curl -X {method} {url}{auth}{body}", "access": trigger.access,
+            "mode": (trigger.settings or {}).get("mode", "async")}
+
+
 def http_trigger_examples(workflow: Workflow) -> list[dict[str, str]]:
     """The URL and a ready curl command for each environment the workflow is deployed in."""
-    examples = []
-    for deployment in workflow.deployments.select_related("environment", "version"):
-        for trigger in deployment.version.triggers.filter(type=Trigger.Type.HTTP):
-            url = f"{settings.SITE_URL}/hooks/{deployment.environment.name}/{workflow.name}"
-            auth = {
-                Trigger.Access.GROUP: ' -H "Authorization: Bearer $OWLGRID_TOKEN"',
-                Trigger.Access.HMAC: (' -H "webhook-id: $ID" -H "webhook-timestamp: $TS"'
-                                      ' -H "webhook-signature: v1,$SIG"'),
-                Trigger.Access.PUBLIC: "",
-            }[trigger.access]
-            method = ((trigger.settings or {}).get("methods") or ["POST"])[0]
-            curl = (f"curl -X {method} {url}{auth} -H 'Content-Type: application/json' "
-                    "-d '{\"hello\": \"world\"}'")
-            examples.append({"environment": deployment.environment.name, "trigger": trigger.name,
-                             "url": url, "curl": curl, "access": trigger.access,
-                             "mode": (trigger.settings or {}).get("mode", "async")})
-    return examples
+    return [
+        {**http_trigger_example(deployment.environment.name, workflow, trigger),
+         "deployed": f"v{deployment.version.number}"}
+        for deployment in workflow.deployments.select_related("environment", "version")
+        for trigger in deployment.version.triggers.filter(type=Trigger.Type.HTTP)
+    ]
+
+
+def draft_trigger_examples(workflow: Workflow, trigger: Trigger) -> list[dict[str, str]]:
+    """Per environment of the chain: where `trigger` answers, deployed there or once it is."""
+    from environments.models import Environment
+
+    deployed = {e["environment"]: e for e in http_trigger_examples(workflow)
+                if e["trigger"] == trigger.name}
+    return [deployed.get(env.name) or {**http_trigger_example(env.name, workflow, trigger),
+                                       "deployed": ""}
+            for env in Environment.objects.order_by("position")]
 
 
 def schedule_previews(version: WorkflowVersion) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from workflows.diff import documents_diff
+from workflows.diff import documents_diff, translated, tree_diff
 from workflows.format import version_document
 from workflows.format_validation import check_document
 from workflows.models import (
@@ -21,6 +21,7 @@ from workflows.models import (
     Trigger,
     Workflow,
     WorkflowVersion,
+    reserved_name_validator,
     workflow_name_validator,
 )
 from workflows.tree_services import (
@@ -39,7 +40,8 @@ __all__ = [
     "EditRefused", "Errors", "action_add", "action_delete", "action_duplicate", "action_move",
     "action_update", "draft_get_or_create", "trigger_add", "trigger_delete", "trigger_update",
     "version_diff", "version_publish", "version_restore", "workflow_create", "workflow_delete",
-    "workflow_duplicate", "workflow_set_active", "workflow_update_settings",
+    "workflow_duplicate", "workflow_set_active", "workflow_set_test_sample",
+    "workflow_update_settings",
 ]
 
 
@@ -54,6 +56,7 @@ def _author(user: Any) -> Any:
 def _name_errors(name: str, *, exclude: Workflow | None = None) -> list[str]:
     try:
         workflow_name_validator(name)
+        reserved_name_validator(name)
     except ValidationError as exc:
         return list(exc.messages)
     taken = Workflow.objects.filter(name=name)
@@ -98,7 +101,8 @@ def workflow_duplicate(*, workflow: Workflow, name: str, user: Any = None,
     if copy is None:
         return None, errors
     copy.concurrency_limit = workflow.concurrency_limit
-    copy.save(update_fields=["concurrency_limit"])
+    copy.test_sample = workflow.test_sample
+    copy.save(update_fields=["concurrency_limit", "test_sample"])
     source = workflow.versions.order_by("-number").first()
     if source is not None:
         _copy_contents(source, copy.versions.get())
@@ -120,6 +124,13 @@ def workflow_set_active(*, workflow: Workflow, active: bool) -> Workflow:
     """An inactive workflow keeps its versions and deployments but cannot be triggered."""
     Workflow.objects.filter(id=workflow.id).update(active=active, updated_at=timezone.now())
     workflow.refresh_from_db()
+    return workflow
+
+
+def workflow_set_test_sample(*, workflow: Workflow, sample: Any) -> Workflow:
+    """Keep the editor's sample input with the workflow, for its next test run and hints."""
+    Workflow.objects.filter(id=workflow.id).update(test_sample=sample)
+    workflow.test_sample = sample
     return workflow
 
 
@@ -204,6 +215,7 @@ def version_diff(*, a: WorkflowVersion, b: WorkflowVersion) -> dict[str, Any]:
     """What changed from `a` to `b`: added, removed, changed (with before/after), moved."""
     old, new = version_document(a), version_document(b)
     diff = documents_diff(old, new)
+    old = translated(old, {was: now for now, was in diff["renamed"].items()})
     before, after = _inputs_by_name(old["actions"]), _inputs_by_name(new["actions"])
     diff["details"] = {
         name: [
@@ -213,6 +225,7 @@ def version_diff(*, a: WorkflowVersion, b: WorkflowVersion) -> dict[str, Any]:
         ]
         for name in diff["changed"]
     }
+    diff["tree"] = tree_diff(old, new, diff)
     diff["settings"] = [
         {"field": field, "before": old.get(field), "after": new.get(field)}
         for field in ("description", "tags", "concurrency_limit", "requires")

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from workflows.actions import REGISTRY, get_action_type
+from workflows.expressions import rename_in_value
 from workflows.format_validation import check_trigger
 from workflows.models import Action, Trigger, WorkflowVersion, step_name_validator
 
@@ -154,6 +155,9 @@ def action_update(*, action: Action, inputs: dict[str, Any], name: str | None = 
                                strict_low=True)
     if errors:
         return errors
+    if name is not None and name != action.name:
+        inputs = rename_in_value(inputs, action.name, name)
+        _rename_references(action, action.name, name)
     action.inputs = inputs
     action.name = name if name is not None else action.name
     action.description = description if description is not None else action.description
@@ -163,6 +167,15 @@ def action_update(*, action: Action, inputs: dict[str, Any], name: str | None = 
         action.continue_on_error = continue_on_error
     action.save()
     return {}
+
+
+def _rename_references(action: Action, old: str, new: str) -> None:
+    """Point every other block's `steps.<old>` (and revert inputs) at the new name."""
+    for other in action.version.actions.exclude(id=action.id):
+        inputs = rename_in_value(other.inputs, old, new)
+        revert = rename_in_value(other.revert, old, new)
+        if (inputs, revert) != (other.inputs, other.revert):
+            Action.objects.filter(id=other.id).update(inputs=inputs, revert=revert)
 
 
 def descendant_ids(action: Action) -> set[Any]:

@@ -7,6 +7,7 @@ app_name = "workflows"
 urlpatterns = [
     path("", views.workflow_list, name="list"),
     path("new/", views.workflow_create, name="create"),
+    path("import/", views.workflow_import_page, name="import"),
     path("<slug:name>/", views.workflow_detail, name="detail"),
     path("<slug:name>/export/", views.workflow_export_download, name="export"),
     path("<slug:name>/duplicate/", views.workflow_duplicate, name="duplicate"),
@@ -32,6 +33,4 @@ urlpatterns = [
     path("<slug:name>/edit/settings/", edit.settings_edit, name="edit_settings"),
     path("<slug:name>/edit/publish/", edit.version_publish, name="publish"),
     path("<slug:name>/edit/restore/", edit.version_restore, name="restore"),
-    path("<slug:name>/edit/test/", edit.test_run, name="test_run"),
-    path("<slug:name>/edit/test/status/", edit.test_status, name="test_status"),
 ]

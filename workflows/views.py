@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -20,9 +21,9 @@ from django.views.decorators.vary import vary_on_headers
 from environments.models import Environment
 from environments.permissions import creator_perimeters, user_has_workflow_right
 from workflows import selectors, services
-from workflows.forms import WorkflowCreateForm
+from workflows.format import ImportErrors, parse_document, workflow_import
+from workflows.forms import WorkflowCreateForm, WorkflowImportForm
 from workflows.models import Workflow
-from workflows.trial import last_runs
 
 
 def get_workflow_for_user(request: HttpRequest, name: str, right: str = "view") -> Workflow:
@@ -46,12 +47,11 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
         "active": request.GET.get("active", ""),
     }
     workflows = list(selectors.workflow_list(user=request.user, **filters))
-    runs = last_runs([w.id for w in workflows])
-    for workflow in workflows:
-        workflow.last_run = runs.get(workflow.id)  # type: ignore[attr-defined]
-    template = "workflows/list.html#rows" if request.htmx else "workflows/list.html"
-    return render(request, template, {
+    if request.htmx:
+        return render(request, "workflows/list.html#rows", {"workflows": workflows})
+    return render(request, "workflows/list.html", {
         "workflows": workflows, "filters": filters, "environments": Environment.objects.all(),
+        "known_tags": selectors.known_tags(user=request.user),
     })
 
 
@@ -69,6 +69,41 @@ def workflow_create(request: HttpRequest) -> HttpResponse:
             for problem in problems:
                 form.add_error(field, problem)
     return render(request, "workflows/create.html", {"form": form})
+
+
+def _import_groups(request: HttpRequest, document: dict) -> list:
+    """Perimeters for a new workflow; an existing one may be replaced by its editors only."""
+    name = document.get("name")
+    existing = Workflow.objects.filter(name=name).first() if isinstance(name, str) else None
+    if existing is not None and not user_has_workflow_right(
+            request.user, existing, "edit"):  # type: ignore[arg-type]
+        raise ImportErrors([("name", f"a workflow named {name!r} exists and you may not "
+                                     "edit it; rename the document")])
+    return [] if existing else creator_groups(request.user)
+
+
+@login_required
+def workflow_import_page(request: HttpRequest) -> HttpResponse:
+    """Upload or paste a workflow document; every problem is shown at its JSON path."""
+    creator_groups(request.user)
+    form = WorkflowImportForm(request.POST or None, request.FILES or None)
+    problems: list[tuple[str, str]] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            document = parse_document(form.raw_document(settings.OWLGRID_MAX_IMPORT_BYTES))
+            version = workflow_import(
+                document=document, user=request.user, publish=form.cleaned_data["publish"],
+                note=form.cleaned_data["note"] or None,
+                perimeters=_import_groups(request, document))
+        except ImportErrors as errors:
+            problems = errors.problems
+        else:
+            messages.success(request, f"Imported {version.workflow.name} as "
+                                      f"{version.status} v{version.number}.")
+            return redirect("workflows:edit", name=version.workflow.name)
+    invalid = bool(problems or form.errors)
+    return render(request, "workflows/import.html", {"form": form, "problems": problems},
+                  status=400 if invalid else 200)
 
 
 @login_required
@@ -100,8 +135,7 @@ def workflow_delete(request: HttpRequest, name: str) -> HttpResponse:
             else:
                 messages.success(request, f"Deleted {name}.")
                 return redirect("workflows:list")
-    return render(request, "workflows/delete.html", {"workflow": workflow,
-                                                     "runs": workflow.runs.count()})
+    return render(request, "workflows/delete.html", {"workflow": workflow})
 
 
 @login_required
@@ -128,7 +162,6 @@ def workflow_detail(request: HttpRequest, name: str) -> HttpResponse:
         "tree": selectors.version_tree(version) if version else [],
         "triggers": version.triggers.all() if version else [],
         "deployments": workflow.deployments.select_related("environment", "version"),
-        "runs": workflow.runs.select_related("environment")[:20],
         "hooks": selectors.http_trigger_examples(workflow),
         "schedules": selectors.schedule_previews(version) if version else [],
         "can_run": user_has_workflow_right(request.user, workflow, "run"),  # type: ignore[arg-type]

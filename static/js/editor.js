@@ -6,6 +6,8 @@
   if (!editor) return;
   const collapsed = new Set(JSON.parse(sessionStorage.getItem("owlgrid-collapsed") || "[]"));
   let focusAfterSwap = null;
+  // Result details the user opened stay open while a running test refreshes the results.
+  const openResults = new Set();
   let lastExpressionField = null;
 
   function csrf() {
@@ -74,10 +76,19 @@
     if (!event.altKey) return;
     const id = li.dataset.id;
     let target = null;
+    const slot = list.closest(".slot");
     if (event.key === "ArrowUp" && index > 0) {
       target = [list.dataset.parent, list.dataset.slot, index - 1];
+    } else if (event.key === "ArrowUp" && slot && slot.previousElementSibling) {
+      // From the top of a slot to the end of the parent's previous slot (else -> then).
+      const previous = slot.previousElementSibling.querySelector(":scope > ol.slot-list");
+      if (previous) target = [previous.dataset.parent, previous.dataset.slot, previous.children.length];
     } else if (event.key === "ArrowDown" && index < list.children.length - 1) {
       target = [list.dataset.parent, list.dataset.slot, index + 1];
+    } else if (event.key === "ArrowDown" && slot && slot.nextElementSibling) {
+      // From the bottom of a slot to the top of the parent's next slot (then -> else).
+      const next = slot.nextElementSibling.querySelector(":scope > ol.slot-list");
+      if (next) target = [next.dataset.parent, next.dataset.slot, 0];
     } else if (event.key === "ArrowRight") {
       const next = li.nextElementSibling;
       const slot = next && next.querySelector(":scope > .block-slots > .slot > ol.slot-list");
@@ -123,6 +134,11 @@
     }
   }
 
+  document.addEventListener("toggle", (event) => {
+    const result = event.target.closest && event.target.closest(".block-result");
+    if (!result) return;
+    if (event.target.open) openResults.add(result.id); else openResults.delete(result.id);
+  }, true);
   document.addEventListener("keydown", onKey);
   document.addEventListener("click", onClick);
   document.addEventListener("focusin", (event) => {
@@ -143,6 +159,10 @@
     focusAfterSwap = null;
   });
   htmx.onLoad((root) => {
+    if (root.matches && root.matches(".block-result") && openResults.has(root.id)) {
+      const details = root.querySelector("details");
+      if (details) details.open = true;
+    }
     initSortables(root.querySelector ? root : document);
     if (root.matches && root.matches("ol.slot-list")) initSortables(root.parentElement);
     applyCollapsed(editor);

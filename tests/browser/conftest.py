@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# Where a failed browser test leaves its screenshot and HTML; CI prints the paths it gets.
+ARTIFACTS = Path(os.environ.get("OWLGRID_TEST_ARTIFACTS")
+                 or Path(__file__).resolve().parents[2] / "test-artifacts")
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
-def browser_page(request):
+def browser_page():
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
@@ -24,19 +27,35 @@ def browser_page(request):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         yield page
-        failed = getattr(request.node, "rep_call", None)
-        if failed is not None and failed.failed:
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
         browser.close()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
+def save_failure_artifacts(page, name: str) -> list[Path]:
+    """A full-page screenshot and the page's HTML, named after the test."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    stem = ARTIFACTS / re.sub(r"[^\w-]+", "_", name)
+    screenshot, html = stem.with_suffix(".png"), stem.with_suffix(".html")
+    page.screenshot(path=str(screenshot), full_page=True)
+    html.write_text(page.content())
+    return [screenshot, html]
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item, call):
+    """On a failed browser test, save what the page showed and name the files in the report."""
     outcome = yield
     report = outcome.get_result()
-    setattr(item, f"rep_{report.when}", report)
+    page = getattr(item, "funcargs", {}).get("browser_page")
+    if report.when != "call" or not report.failed or page is None:
+        return
+    try:
+        saved = save_failure_artifacts(page, item.name)
+    except Exception as exc:  # a crashed browser must not hide the test's own failure
+        report.sections.append(("browser artifacts", f"could not save: {exc!r}"))
+        return
+    report.sections.append(("browser artifacts", "\n".join(
+        f"{kind}: {path}" for kind, path in zip(("screenshot", "html"), saved, strict=True))))
 
 
 def log_in(page, base_url: str, username: str, password: str) -> None:

@@ -17,6 +17,7 @@ from workflows.models import Action, WorkflowVersion
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "editor.png"
+DIFF_SCREENSHOT = SCREENSHOT.with_name("diff.png")
 NAME = "builder-demo"
 
 
@@ -125,6 +126,10 @@ def test_build_publish_test_run_move_diff_restore(browser_page, daphne_server, w
     wait_until(lambda: draft_place("log_2") == ("if_1", "else", 1), timeout=10)
     expect(block(page, "if_1").locator('.slot[data-slot="else"] li.block')).to_have_count(2)
     expect(page.locator(".editor.busy")).to_have_count(0)
+    # The re-rendered tree gets the test run's results back from runner.
+    expect(http_result.locator(".result-status")).to_have_text("completed")
+    http_result.locator("details > summary").click()
+    expect(http_result.locator(".result-output")).to_be_visible()
 
     # Keyboard: http_request_1 out of the loop, up above it, into its body, and out again.
     block(page, "http_request_1").locator(":scope > .block-head").focus()
@@ -142,6 +147,31 @@ def test_build_publish_test_run_move_diff_restore(browser_page, daphne_server, w
         expect(page.locator(".editor.busy")).to_have_count(0)
         expect(block(page, "http_request_1").locator(":scope > .block-head")).to_be_focused()
 
+    # Keyboard across slots: log_2 up out of else into the end of then, and back down.
+    block(page, "log_2").locator(":scope > .block-head").focus()
+    for key, place in [("Alt+ArrowUp", ("if_1", "else", 0)),
+                       ("Alt+ArrowUp", ("if_1", "then", 2)),
+                       ("Alt+ArrowDown", ("if_1", "else", 0)),
+                       ("Alt+ArrowDown", ("if_1", "else", 1))]:
+        page.keyboard.press(key)
+        wait_until(lambda place=place: draft_place("log_2") == place, timeout=10)
+        expect(page.locator(".editor.busy")).to_have_count(0)
+        expect(block(page, "log_2").locator(":scope > .block-head")).to_be_focused()
+
+    # The result details opened before the moves stayed open through every re-render.
+    expect(http_result.locator(".result-output")).to_be_visible()
+
+    # Collapse hides a block's slots, and it stays collapsed across reloads; expand again.
+    loop = block(page, "for_each_1")
+    loop.locator(":scope > .block-head button.collapse").click()
+    expect(loop.locator(":scope > .block-slots")).to_be_hidden()
+    page.reload()
+    expect(loop.locator(":scope > .block-slots")).to_be_hidden()
+    expect(loop.locator(":scope > .block-head button.collapse")).to_have_attribute(
+        "aria-expanded", "false")
+    loop.locator(":scope > .block-head button.collapse").click()
+    expect(loop.locator(":scope > .block-slots")).to_be_visible()
+
     page.fill("#publish-note", "moved things")
     page.click("#publish-button")
     expect(page.locator(".editor-bar h1")).to_contain_text("draft v3")
@@ -152,6 +182,12 @@ def test_build_publish_test_run_move_diff_restore(browser_page, daphne_server, w
     expect(moved).to_contain_text("http_request_1: from for_each_1.body, position 1 "
                                   "to if_1.then, position 2")
     expect(page.locator(".diff-added")).to_have_count(0)
+    tree = page.locator(".diff-tree")
+    expect(tree.locator('li[data-name="log_2"] > .diff-head .diff-badge.moved')).to_contain_text(
+        "moved from top level")
+    expect(tree.locator('li[data-name="if_1"] li[data-name="http_request_1"]')).to_be_visible()
+    expect(tree.locator(".diff-node .diff-badge.added")).to_have_count(0)
+    page.locator(".diff-tree").screenshot(path=str(DIFF_SCREENSHOT))
 
     page.goto(f"{daphne_server}/workflows/{NAME}/edit/")
     page.locator('#versions li[data-version="1"] button.restore').click()
@@ -160,3 +196,12 @@ def test_build_publish_test_run_move_diff_restore(browser_page, daphne_server, w
     assert shape(versions[3]) == shape(versions[1])
     expect(block(page, "for_each_1").locator('.slot[data-slot="body"]')).to_contain_text(
         "http_request_1")
+
+    # The list shows the last run (from runner) and filters as you type.
+    page.goto(f"{daphne_server}/workflows/")
+    row = page.locator("#workflow-rows tr", has=page.locator(f'a:text-is("{NAME}")'))
+    expect(row.locator(".last-run")).to_contain_text("completed")
+    page.fill('input[name="q"]', "no-such-flow")
+    expect(page.locator("#workflow-rows")).to_contain_text("No workflow matches")
+    page.fill('input[name="q"]', "builder")
+    expect(row).to_be_visible()

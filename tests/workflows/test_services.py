@@ -96,7 +96,7 @@ def test_action_update_saves_valid_inputs(built):
 
 
 @pytest.mark.parametrize(("type_", "inputs", "field"), [
-    ("http_request", {"url": "not a url"}, "inputs"),
+    ("http_request", {"url": "not a url"}, "inputs.url"),
     ("http_request", {"url": "https://x.test", "timeout": 900}, "inputs.timeout"),
     ("log", {"message": "{{ oops( }}"}, "inputs.message"),
     ("log", {}, "inputs.message"),
@@ -288,3 +288,47 @@ def test_triggers_add_update_delete(draft, ops_group):
     assert list(Trigger.objects.values_list("name", flat=True)) == ["nightly"]
     _, errors = services.trigger_add(version=draft, type="bogus")
     assert "type" in errors
+
+
+@pytest.mark.parametrize("name", ["new", "import"])
+def test_names_of_list_pages_are_reserved(draft, name):
+    workflow, errors = services.workflow_create(name=name)
+    assert workflow is None and "reserved" in errors["name"][0]
+    errors = services.workflow_update_settings(workflow=draft.workflow, name=name,
+                                               description="", tags=[], perimeters=[])
+    assert "reserved" in errors["name"][0]
+    draft.workflow.refresh_from_db()
+    assert draft.workflow.name == "orders"
+    assert not Workflow.objects.filter(name=name).exists()
+
+
+def test_diff_as_a_tree_marks_blocks_where_they_are(built, admin_user):
+    complete(built)
+    v1 = services.version_publish(version=built, user=admin_user, note="one")
+    draft = services.draft_get_or_create(workflow=v1.workflow)
+    add(draft, "wait", position=0)  # shifts everything at the top level: no block "moved"
+    services.action_update(action=by_name(draft, "log_2"), inputs={"message": "changed"})
+    services.action_delete(action=by_name(draft, "log_1"))
+    services.action_move(action=by_name(draft, "log_3"), parent=by_name(draft, "if_1"),
+                         slot="else", position=0)
+    diff = services.version_diff(a=v1, b=draft)
+    assert set(diff["moved"]) == {"log_3"}
+
+    def flat(nodes, depth=0):
+        for n in nodes:
+            marks = [m for m in ("added", "removed") if n[m]] + (
+                ["changed"] if n["changes"] else []) + (["moved"] if n["moved_from"] else [])
+            yield depth, n["name"], marks
+            for _slot, children in n["slots"]:
+                yield from flat(children, depth + 1)
+
+    assert list(flat(diff["tree"])) == [
+        (0, "wait_1", ["added"]),
+        (0, "if_1", []),
+        (1, "for_each_1", []),
+        (2, "log_1", ["removed"]),  # shown where it was
+        (1, "log_3", ["moved"]),
+        (1, "log_2", ["changed"]),
+    ]
+    log_2 = diff["tree"][1]["slots"][1][1][1]
+    assert log_2["changes"] == [{"field": "inputs.message", "before": "m", "after": "changed"}]

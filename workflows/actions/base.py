@@ -26,6 +26,14 @@ class ActionInputs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class InputProblem(ValueError):
+    """A rule across fields whose message belongs at one of them (shown at that field)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 class ActionError(Exception):
     """A structured step failure (taskflow's Failure): stored and shown, never a bare traceback."""
 
@@ -182,13 +190,17 @@ class ActionType:
         except ValidationError as exc:
             for error in exc.errors():
                 location = [str(part) for part in error["loc"]]
+                message = error["msg"]
+                cause = (error.get("ctx") or {}).get("error")
+                if not location and isinstance(cause, InputProblem):
+                    location, message = [cause.field], str(cause)
                 if location and location[0] in expression_fields:
                     continue
                 if not location and expression_fields:
                     continue  # a rule across fields, some known only once rendered
                 if error["type"] == "missing" and location and location[0] in expression_fields:
                     continue
-                problems.append((_dotted(location), error["msg"]))
+                problems.append((_dotted(location), message))
         return problems
 
     def parse_inputs(self, rendered: dict[str, Any]) -> Any:

@@ -9,7 +9,13 @@ import httpx
 from pydantic import Field, model_validator
 
 from workflows import outbound
-from workflows.actions.base import ActionError, ActionInputs, ActionType, StepContext
+from workflows.actions.base import (
+    ActionError,
+    ActionInputs,
+    ActionType,
+    InputProblem,
+    StepContext,
+)
 
 MAX_BODY_CHARS = 1_000_000
 
@@ -33,11 +39,13 @@ class Inputs(ActionInputs):
         if len(given) > 1:
             raise ValueError("give only one of `json`, `form` or `body`")
         if self.connection is None and not self.url.lower().startswith(("http://", "https://")):
-            raise ValueError("url must be absolute (http:// or https://) without a connection")
+            raise InputProblem("url", "url must be absolute (http:// or https://) without a "
+                                      "connection")
         for item in self.expected_status:
             if isinstance(item, str) and not (len(item) == 3 and item[0] in "12345"
                                               and item[1:] == "xx"):
-                raise ValueError(f"expected_status item {item!r}: use a code or e.g. '2xx'")
+                raise InputProblem("expected_status",
+                                   f"item {item!r}: use a code or e.g. '2xx'")
         return self
 
 
