@@ -79,13 +79,13 @@ def _import_groups(request: HttpRequest, document: dict) -> list:
             request.user, existing, "edit"):  # type: ignore[arg-type]
         raise ImportErrors([("name", f"a workflow named {name!r} exists and you may not "
                                      "edit it; rename the document")])
-    return [] if existing else creator_groups(request.user)
+    return [] if existing else creator_perimeters(request.user)
 
 
 @login_required
 def workflow_import_page(request: HttpRequest) -> HttpResponse:
     """Upload or paste a workflow document; every problem is shown at its JSON path."""
-    creator_groups(request.user)
+    creator_perimeters(request.user)
     form = WorkflowImportForm(request.POST or None, request.FILES or None)
     problems: list[tuple[str, str]] = []
     if request.method == "POST" and form.is_valid():
