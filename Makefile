@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_REDIS_URL ?= $(or $(OWLGRID_TEST_REDIS_URL),redis://127.0.0.1:6379/15)
 
-.PHONY: run test lint bench migrate venv clean
+.PHONY: run test lint bench migrate venv clean screenshots
 
 venv: $(STAMP)
 
@@ -27,6 +27,10 @@ lint: venv
 # Tests use a Redis database of their own (flushing it never touches a running OwlGrid).
 test: venv lint
 	REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest
+
+# Refresh README's pictures of the editor and the diff from the Chromium builder test.
+screenshots: venv
+	OWLGRID_UPDATE_SCREENSHOTS=1 REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest tests/browser/test_builder.py
 
 bench: venv
 	$(PY) bench/run.py

@@ -6,6 +6,7 @@ if_1 { then: [for_each_1 { body: [http_request_1] }], else: [log_1] }, then log_
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,12 @@ from tests.execution import wait_until
 from workflows.models import Action, WorkflowVersion
 
 pytestmark = pytest.mark.django_db(transaction=True)
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "editor.png"
-DIFF_SCREENSHOT = SCREENSHOT.with_name("diff.png")
+ROOT = Path(__file__).resolve().parents[2]
+# README's pictures are refreshed on purpose (`make screenshots`), never as a side effect of tests.
+SHOTS = ROOT / ("docs/screenshots" if os.environ.get("OWLGRID_UPDATE_SCREENSHOTS") == "1"
+                else "test-artifacts/screenshots")
+SCREENSHOT = SHOTS / "editor.png"
+DIFF_SCREENSHOT = SHOTS / "diff.png"
 NAME = "builder-demo"
 
 

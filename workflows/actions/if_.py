@@ -15,7 +15,7 @@ class Inputs(ActionInputs):
 class IfAction(ActionType):
     name = "if"
     label = "If"
-    icon = "⑂"
+    icon = "◇"
     category = "structural"
     description = "Run `then` when the condition is true, otherwise `else`."
     Inputs = Inputs

@@ -10,7 +10,7 @@ from workflows.actions.base import ActionError, ActionInputs, ActionType, StepCo
 class TryAction(ActionType):
     name = "try"
     label = "Try / catch"
-    icon = "⛑"
+    icon = "🛡"
     category = "structural"
     description = "Run `try`; on failure run `catch`, where `error` describes what failed."
     Inputs = ActionInputs
