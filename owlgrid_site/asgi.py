@@ -25,3 +25,13 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Load what every request needs now (URLconf, views, the API) rather than on the first call,
+# then freeze and trim the start-up heap (see owlgrid_site/process.py).
+from django.urls import get_resolver  # noqa: E402
+
+from owlgrid_site.process import limit_malloc_arenas, settle_after_startup  # noqa: E402
+
+limit_malloc_arenas()
+get_resolver().url_patterns  # noqa: B018 - imports the URLconf and every view it names
+settle_after_startup()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from pydantic import Field, model_validator
 
 from workflows import outbound
 from workflows.actions.base import ActionError, ActionInputs, ActionType, StepContext
+
+if TYPE_CHECKING:  # imported where a request is sent (workflows.outbound)
+    import httpx
 
 MAX_BODY_CHARS = 1_000_000
 
@@ -88,6 +90,8 @@ class HttpRequestAction(ActionType):
     Inputs = Inputs
 
     def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
+        import httpx
+
         headers = {**inputs.headers, "Idempotency-Key": ctx.idempotency_key}
         url = connection_request(ctx, inputs, headers) if inputs.connection else inputs.url
         content: dict[str, Any] = {}
