@@ -30,8 +30,13 @@ application = ProtocolTypeRouter(
 # then freeze and trim the start-up heap (see owlgrid_site/process.py).
 from django.urls import get_resolver  # noqa: E402
 
-from owlgrid_site.process import limit_malloc_arenas, settle_after_startup  # noqa: E402
+from owlgrid_site.process import (  # noqa: E402
+    limit_malloc_arenas,
+    profile_if_asked,
+    settle_after_startup,
+)
 
 limit_malloc_arenas()
 get_resolver().url_patterns  # noqa: B018 - imports the URLconf and every view it names
 settle_after_startup()
+profile_if_asked("web")

@@ -13,12 +13,18 @@
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
 import gc
+import os
+import sys
 
 M_ARENA_MAX = -8  # glibc <malloc.h>
 ARENAS = 2
+# A thread waiting for I/O (the live-broadcast loop, Daphne's reactor) gets the GIL back from a
+# busy thread only at the switch interval: 5 ms by default, paid on every Redis reply.
+SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -43,8 +49,27 @@ def limit_malloc_arenas() -> None:
 
 def settle_after_startup() -> None:
     """Call once everything a process needs for its whole life is imported."""
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     gc.collect()
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
     gc.freeze()
+
+
+def profile_if_asked(name: str) -> None:
+    """OWLGRID_PROFILE_DIR=path: profile this process's main thread (cProfile) until it exits,
+    into path/<name>-<pid>.prof. For measuring (docs/performance.md), off by default."""
+    directory = os.environ.get("OWLGRID_PROFILE_DIR")
+    if not directory:
+        return
+    import cProfile
+
+    profile = cProfile.Profile()
+
+    def dump() -> None:
+        profile.disable()
+        profile.dump_stats(os.path.join(directory, f"{name}-{os.getpid()}.prof"))
+
+    atexit.register(dump)
+    profile.enable()

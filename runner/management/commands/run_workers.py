@@ -127,7 +127,7 @@ def run_one_worker(*, burst: bool = False, fork: bool = False) -> None:
     from rq.worker import SimpleWorker, Worker
 
     import runner.jobs  # noqa: F401 - imported now so that it is part of the frozen start-up heap
-    from owlgrid_site.process import limit_malloc_arenas, settle_after_startup
+    from owlgrid_site.process import limit_malloc_arenas, profile_if_asked, settle_after_startup
     from runner.queueing import get_queue
 
     limit_malloc_arenas()
@@ -135,4 +135,5 @@ def run_one_worker(*, burst: bool = False, fork: bool = False) -> None:
     worker_class = Worker if fork else SimpleWorker
     worker = worker_class([queue], connection=queue.connection, serializer=queue.serializer)
     settle_after_startup()
+    profile_if_asked("worker")
     worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
