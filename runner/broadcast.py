@@ -7,20 +7,22 @@ slowed the engine and delayed live log lines. A message that cannot be sent is d
 warning: viewers catch up from the database on reconnect and on their periodic reconciliation.
 
 Synchronous HTTP triggers are woken through a per-run Redis list (`answer_key`): the worker
-pushes to it after the response (or the run's end) is committed, the waiting web request
-BLPOPs it and then reads the answer from the database.
+pushes the committed response (or the run's end) to it after commit, and the waiting web request
+BLPOPs it; the database is read only when nothing came.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import json
 import logging
 import os
 import threading
 import time
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
 logger = logging.getLogger("owlgrid.runner")
@@ -151,19 +153,20 @@ def run_status_on_commit(run: Any) -> None:
     transaction.on_commit(send)
 
 
-def run_answer_on_commit(run_id: Any) -> None:
-    """Wake a synchronous HTTP trigger waiting for this run: its response or its end is stored.
-
-    A list rather than pub/sub, so that a push made before the caller starts waiting is not
-    lost; the caller reads the answer itself from the database.
+def run_answer_on_commit(run_id: Any, answer: dict[str, Any]) -> None:
+    """Wake a synchronous HTTP trigger waiting for this run, handing it what was just committed:
+    `{"response": ...}` (the `respond` action answered) or `{"status": ..., "error": ...}` (the
+    run ended). A list rather than pub/sub, so that a push made before the caller starts
+    waiting is not lost; a caller that gets nothing re-reads the database.
     """
+    payload = json.dumps(answer, cls=DjangoJSONEncoder)
 
     def send() -> None:
         import django_rq
 
         try:
             pipe = django_rq.get_connection("default").pipeline(transaction=False)
-            pipe.rpush(answer_key(run_id), "1")
+            pipe.rpush(answer_key(run_id), payload)
             pipe.expire(answer_key(run_id), ANSWER_TTL_SECONDS)
             pipe.execute()
         except Exception:  # noqa: BLE001 - the caller also re-reads the database periodically

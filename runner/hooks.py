@@ -102,12 +102,14 @@ def find_trigger(environment_name: str, workflow_name: str,
     """The deployed version's HTTP trigger for this method; one 404 for every missing piece."""
     missing = Reject(404, "not_found",
                      f"No active workflow {workflow_name!r} is deployed in {environment_name!r}.")
-    deployment = (
+    # At most one deployment per (workflow, environment): no ORDER BY needed (`first()` would
+    # add the model's ordering and its joins to the hottest query of the web tier).
+    deployment = next(iter(
         Deployment.objects.select_related("environment", "version", "workflow")
         .filter(environment__name=environment_name, workflow__name=workflow_name,
                 workflow__active=True)
-        .first()
-    )
+        .order_by()[:1]
+    ), None)
     if deployment is None:
         raise missing
     triggers = list(deployment.version.triggers.filter(type=Trigger.Type.HTTP))
@@ -210,6 +212,8 @@ async def answer_when_ready(pending: Pending) -> HttpResponse:
     else:
         answer = await wait_for_response(pending.run.id, pending.timeout)
     answer = answer or accepted(pending.run)
+    if pending.redis_key is None:
+        return as_http(answer)  # nothing to remember: no thread hop
     return await sync_to_async(finish, thread_sensitive=False)(
         answer, pending.redis_key, pending.body
     )
@@ -225,27 +229,37 @@ def status_url(run: Run) -> str:
 
 
 async def wait_for_response(run_id: Any, timeout: float) -> dict[str, Any] | None:
-    """Wait for the worker's wake-up on the run's answer key, then read the answer from the
-    database (the record). A lost wake-up (Redis restarted) costs at most RECHECK_SECONDS: the
-    database is read again at that interval whatever happens."""
+    """Wait for the worker's push on the run's answer key. A pushed response (already committed)
+    is the answer; anything else (the run ended without responding, a lost push) sends us to
+    the database, the record, which is also re-read every RECHECK_SECONDS whatever happens."""
     deadline = time.monotonic() + timeout
     read = sync_to_async(_response_row, thread_sensitive=False)
     key = broadcast.answer_key(run_id)
     while True:
         left = deadline - time.monotonic()
         if left > 0:
-            await _wait_for_wakeup(key, min(left, RECHECK_SECONDS))
+            pushed = await _wait_for_push(key, min(left, RECHECK_SECONDS))
+            if pushed is not None and pushed.get("response") is not None:
+                return pushed["response"]
         answer = answer_from(run_id, await read(run_id))
         if answer is not None or time.monotonic() >= deadline:
             return answer
 
 
-async def _wait_for_wakeup(key: str, seconds: float) -> None:
+async def _wait_for_push(key: str, seconds: float) -> dict[str, Any] | None:
     try:
         # Never 0: BLPOP's 0 means "forever".
-        await answer_redis().blpop([key], timeout=max(seconds, 0.01))
+        popped = await answer_redis().blpop([key], timeout=max(seconds, 0.01))
     except RedisError:
         await asyncio.sleep(seconds)
+        return None
+    if popped is None:
+        return None
+    try:
+        pushed = json.loads(popped[1])
+    except ValueError:
+        return None
+    return pushed if isinstance(pushed, dict) else None
 
 
 def answer_redis() -> AsyncRedis:

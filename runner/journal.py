@@ -159,7 +159,7 @@ def commit(
             broadcast.log_lines_on_commit(run.id, lines)
         if response is not None:
             Run.objects.filter(id=run.id).update(response=response)
-            broadcast.run_answer_on_commit(run.id)
+            broadcast.run_answer_on_commit(run.id, {"response": response})
     return cancel
 
 
@@ -271,8 +271,10 @@ def finish(
             wake(run.parent_run_id)
         broadcast.run_status_on_commit(run)
         if run.trigger_type == "http":
-            broadcast.run_answer_on_commit(run.id)  # a synchronous caller may be waiting
-        transaction.on_commit(lambda: _react_to_finish(run.id))
+            # A synchronous caller may be waiting (for a run that never responded).
+            broadcast.run_answer_on_commit(run.id, {"status": status, "error": error})
+        if run.environment_id is not None:  # reactions watch runs in an environment only
+            transaction.on_commit(lambda: _react_to_finish(run.id, run.environment_id))
 
 
 def already_due(run: Run, reason: str) -> bool:
@@ -290,11 +292,11 @@ def already_due(run: Run, reason: str) -> bool:
     return False
 
 
-def _react_to_finish(run_id: Any) -> None:
+def _react_to_finish(run_id: Any, environment_id: Any) -> None:
     from runner.reactions import run_finished
 
     try:
-        run_finished(run_id)
+        run_finished(run_id, environment_id)
     except Exception:  # noqa: BLE001 - a reaction must never break the run that ended
         logger.warning("run-event triggers for %s failed", run_id, exc_info=True)
 
