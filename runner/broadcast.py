@@ -29,7 +29,7 @@ logger = logging.getLogger("owlgrid.runner")
 BATCH = 500
 QUEUE_LIMIT = 10_000  # messages waiting for Redis; beyond that viewers catch up from the database
 DRAIN_SECONDS = 2.0  # at exit, how long to wait for queued messages
-LOG_SEND_WAIT_SECONDS = 0.5  # bound on the back-pressure wait (Redis slow or away)
+LOG_SEND_WAIT_SECONDS = 0.1  # bound on the back-pressure wait (Redis slow or away)
 ANSWER_TTL_SECONDS = 120  # longer than the longest synchronous wait (60 s)
 
 
@@ -48,6 +48,10 @@ class _Sender:
     """One event loop thread per process that sends queued messages to the channel layer."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Also run in a forked child: the parent's thread and a lock it held are not there."""
         self.lock = threading.Lock()
         self.pid = 0
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -112,6 +116,7 @@ class _Sender:
 
 _sender = _Sender()
 atexit.register(_sender.drain)
+os.register_at_fork(after_in_child=_sender.reset)
 
 
 def _send(group: str, message: dict[str, Any]) -> threading.Event:
@@ -134,9 +139,9 @@ def log_lines_on_commit(run_id: Any, lines: list[dict[str, Any]]) -> None:
         for start in range(0, len(payload), BATCH):
             sent = _send(run_group(run_id),
                          {"type": "log.lines", "lines": payload[start : start + BATCH]})
-        # Back-pressure: a run logging in a tight loop waits (briefly) for its lines to reach
-        # Redis before writing more, instead of taking the CPU that Daphne and the viewers need
-        # to deliver them on a small machine, and letting a backlog build up.
+        # Back-pressure: a run logging in a tight loop waits (about 1 ms, at most 0.1 s) for its
+        # lines to reach Redis before writing more, instead of taking the CPU that Daphne and
+        # the viewers need to deliver them on a small machine, and letting a backlog build up.
         if sent is not None:
             sent.wait(LOG_SEND_WAIT_SECONDS)
 
