@@ -22,6 +22,16 @@ def setup_django() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
+    empty_queue()
+
+
+def empty_queue() -> None:
+    """Start every part on an empty queue: jobs left by an earlier part or run (the load check
+    stops its workers with runs still queued) would be worked through first and skew the
+    figures. The benchmarks use a Redis database of their own (REDIS_URL)."""
+    from runner.queueing import get_queue
+
+    get_queue().empty()
 
 
 def start_workers(count: int, *, sweeper: bool = True) -> subprocess.Popen:

@@ -17,7 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 PARTS = ["engine.py", "memory.py", "webhook.py", "logs.py"]
-PART_TIMEOUT = 240
+PART_TIMEOUT = 420
 
 TARGETS = {
     "engine_step_ms": "≤ 2",
@@ -57,8 +57,37 @@ def markdown(results: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
+def machine() -> dict:
+    """What the figures were measured on (they mean little without it)."""
+    import platform
+
+    import django
+
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo
+                if line.startswith("model name")), platform.processor())
+    versions = {"python": platform.python_version(), "django": django.get_version()}
+    sys.path.insert(0, str(HERE.parent))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "owlgrid_site.settings")
+    django.setup()
+    from django.db import connection
+
+    from runner.queueing import get_queue
+
+    versions["redis"] = get_queue().connection.info("server")["redis_version"]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW server_version")
+        else:
+            cursor.execute("SELECT sqlite_version()")
+        versions[connection.vendor] = cursor.fetchone()[0]
+    return {"nproc": os.cpu_count(), "cpu": cpu, "load_average_at_start": os.getloadavg(),
+            **versions}
+
+
 def main() -> None:
-    results: dict = {"database": os.environ.get("DATABASE_URL", "sqlite (default)")}
+    results: dict = {"database": os.environ.get("DATABASE_URL", "sqlite (default)"),
+                     "machine": machine()}
     for part in PARTS:
         results.update(run_part(part))
     RESULTS.mkdir(exist_ok=True)

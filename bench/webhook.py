@@ -3,9 +3,13 @@
 - webhook_sync_p50/p95_ms: one client calling a sync trigger of a 3-step workflow ending in
   `respond`; baseline_django_view_p50_ms: the same client on a plain view doing one insert.
 - webhook_runs_per_s: async calls from 16 clients, 2 workers, runs completed per second;
-  runs_per_s_1_worker / _2_workers: the same run with one and with two worker processes.
+  runs_per_s_1_worker / _2_workers: the same run with one and with two worker processes;
+  baseline_django_view_per_s: the plain view's calls per second with the same 16 clients
+  (what the web tier alone can take, before any run is executed).
 - load_*: 2,000 async calls at concurrency 20: throughput, latency, 5xx count, and whether
   every accepted call made exactly one run.
+Throughputs are medians of REPEATS batches after a warm-up batch; latencies are medians of the
+percentiles of REPEATS batches of SYNC_CALLS calls, each batch after 20 warm-up calls.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from common import BASE_DIR, setup_django, start_workers, stop, wait_until
 SYNC_CALLS = 200
 LOAD_CALLS = 2000
 THROUGHPUT_CALLS = 600
+REPEATS = 3
 
 
 def free_port() -> int:
@@ -126,13 +131,34 @@ def runs_per_second(run_ids: list[str]) -> float:
 
 
 def throughput(base: str, workers: int) -> float:
+    """Runs completed per second with `workers` worker processes: median of REPEATS batches of
+    THROUGHPUT_CALLS, after a warm-up batch."""
+    url = f"{base}/hooks/bench/bench-async"
     process = start_workers(workers)
     try:
         time.sleep(3)
-        _, statuses, run_ids, _ = fire(f"{base}/hooks/bench/bench-async", THROUGHPUT_CALLS, 16)
-        return runs_per_second([r for r in run_ids if r])
+        _, _, warm_up, _ = fire(url, 100, 16)
+        runs_per_second([r for r in warm_up if r])
+        rates = []
+        for _ in range(REPEATS):
+            _, _, run_ids, _ = fire(url, THROUGHPUT_CALLS, 16)
+            rates.append(runs_per_second([r for r in run_ids if r]))
+        return round(statistics.median(rates), 1)
     finally:
         stop(process)
+
+
+def baseline_throughput(base: str) -> float:
+    """The web tier's ceiling for webhook_runs_per_s: the plain one-insert view, same 16
+    clients, same server, no workers (median of REPEATS after a warm-up)."""
+    url = f"{base}/bench/baseline"
+    fire(url, 100, 16)  # warm-up
+    rates = []
+    for _ in range(REPEATS):
+        _, statuses, _, elapsed = fire(url, THROUGHPUT_CALLS, 16)
+        assert all(status == 200 for status in statuses), statuses
+        rates.append(THROUGHPUT_CALLS / elapsed)
+    return round(statistics.median(rates), 1)
 
 
 def measure() -> dict:
@@ -149,15 +175,22 @@ def measure() -> dict:
         two = throughput(base, 2)
         figures.update(runs_per_s_1_worker=one, runs_per_s_2_workers=two,
                        workers_scaling_ratio=round(two / one, 2), webhook_runs_per_s=two)
+        figures["baseline_django_view_per_s"] = baseline_throughput(base)
         workers = start_workers(2)
         try:
             time.sleep(3)
+            sync, baseline = [], []
             with httpx.Client(timeout=30) as client:
-                sync = latencies(client, f"{base}/hooks/bench/bench-sync", SYNC_CALLS)
-                baseline = latencies(client, f"{base}/bench/baseline", SYNC_CALLS)
+                for _ in range(REPEATS):  # each batch has its own warm-up calls
+                    sync.append(latencies(client, f"{base}/hooks/bench/bench-sync", SYNC_CALLS))
+                    baseline.append(latencies(client, f"{base}/bench/baseline", SYNC_CALLS))
             figures.update(
-                webhook_sync_p50_ms=percentile(sync, 50), webhook_sync_p95_ms=percentile(sync, 95),
-                baseline_django_view_p50_ms=percentile(baseline, 50),
+                webhook_sync_p50_ms=round(statistics.median(percentile(b, 50) for b in sync), 2),
+                webhook_sync_p95_ms=round(statistics.median(percentile(b, 95) for b in sync), 2),
+                baseline_django_view_p50_ms=round(
+                    statistics.median(percentile(b, 50) for b in baseline), 2),
+                baseline_django_view_p95_ms=round(
+                    statistics.median(percentile(b, 95) for b in baseline), 2),
             )
             before = Run.objects.count()
             times, statuses, run_ids, elapsed = fire(f"{base}/hooks/bench/bench-async",
@@ -177,6 +210,17 @@ def measure() -> dict:
         return figures
     finally:
         stop(web)
+        forget_runs()
+
+
+def forget_runs() -> None:
+    """The load check leaves runs queued: drop them (and their jobs) so that the next part does
+    not execute them in the background while it measures."""
+    from runner.queueing import get_queue
+    from workflows.models import Workflow
+
+    Workflow.objects.filter(name__in=["bench-sync", "bench-async"]).delete()
+    get_queue().empty()
 
 
 if __name__ == "__main__":

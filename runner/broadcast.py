@@ -1,16 +1,36 @@
-"""Live messages for websocket viewers, sent after commit (the database stays the record)."""
+"""Live messages for websocket viewers, sent after commit (the database stays the record).
+
+Messages go through one long-lived event loop per process (a daemon thread), in order, without
+making the caller wait: `async_to_sync(layer.group_send)` from a worker would start a thread, an
+event loop and a new Redis connection for every message (about 2 ms each, measured), which both
+slowed the engine and delayed live log lines. A message that cannot be sent is dropped with a
+warning: viewers catch up from the database on reconnect and on their periodic reconciliation.
+
+Synchronous HTTP triggers are woken through a per-run Redis list (`answer_key`): the worker
+pushes the committed response (or the run's end) to it after commit, and the waiting web request
+BLPOPs it; the database is read only when nothing came.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import json
 import logging
+import os
+import threading
+import time
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
 logger = logging.getLogger("owlgrid.runner")
 BATCH = 500
+QUEUE_LIMIT = 10_000  # messages waiting for Redis; beyond that viewers catch up from the database
+DRAIN_SECONDS = 2.0  # at exit, how long to wait for queued messages
+LOG_SEND_WAIT_SECONDS = 0.1  # bound on the back-pressure wait (Redis slow or away)
+ANSWER_TTL_SECONDS = 120  # longer than the longest synchronous wait (60 s)
 
 
 def run_group(run_id: Any) -> str:
@@ -20,14 +40,87 @@ def run_group(run_id: Any) -> str:
 RUNS_GROUP = "runs"
 
 
-def _send(group: str, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(group, message)
-    except Exception:  # noqa: BLE001 - viewers catch up from the database on reconnect
-        logger.warning("live broadcast to %s failed", group, exc_info=True)
+def answer_key(run_id: Any) -> str:
+    return f"owlgrid:answer:{run_id}"
+
+
+class _Sender:
+    """One event loop thread per process that sends queued messages to the channel layer."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Also run in a forked child: the parent's thread and a lock it held are not there."""
+        self.lock = threading.Lock()
+        self.pid = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.queue: asyncio.Queue | None = None
+        self.pending = 0
+
+    def submit(self, group: str, message: dict[str, Any]) -> threading.Event:
+        """Queue a message; the returned event is set once it has been handed to Redis."""
+        done = threading.Event()
+        loop, queue = self._started()
+        with self.lock:
+            if self.pending >= QUEUE_LIMIT:
+                logger.warning("live broadcast queue full; dropping a message to %s", group)
+                done.set()
+                return done
+            self.pending += 1
+        loop.call_soon_threadsafe(queue.put_nowait, (group, message, done))
+        return done
+
+    def drain(self, timeout: float = DRAIN_SECONDS) -> None:
+        """Wait (a bounded time) until every queued message has been handed to Redis."""
+        deadline = time.monotonic() + timeout
+        while self.pid == os.getpid() and self.pending and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def _started(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
+        with self.lock:
+            # After a fork (RQ's forking Worker, its scheduler) the thread is not there anymore.
+            if self.loop is None or self.pid != os.getpid():
+                self.pid = os.getpid()
+                self.pending = 0
+                self.loop = asyncio.new_event_loop()
+                self.queue = asyncio.Queue()
+                ready = threading.Event()
+                threading.Thread(target=self._run, args=(self.loop, self.queue, ready),
+                                 name="owlgrid-broadcast", daemon=True).start()
+                ready.wait()
+            return self.loop, self.queue
+
+    def _run(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue,
+             ready: threading.Event) -> None:
+        asyncio.set_event_loop(loop)
+        loop.call_soon(ready.set)
+        loop.run_until_complete(self._forward(queue))
+
+    async def _forward(self, queue: asyncio.Queue) -> None:
+        from channels.layers import get_channel_layer
+
+        while True:
+            group, message, done = await queue.get()
+            try:
+                layer = get_channel_layer()
+                if layer is not None:
+                    await layer.group_send(group, message)
+            except Exception:  # noqa: BLE001 - viewers catch up from the database on reconnect
+                logger.warning("live broadcast to %s failed", group, exc_info=True)
+            finally:
+                with self.lock:
+                    self.pending -= 1
+                done.set()
+
+
+_sender = _Sender()
+atexit.register(_sender.drain)
+os.register_at_fork(after_in_child=_sender.reset)
+
+
+def _send(group: str, message: dict[str, Any]) -> threading.Event:
+    return _sender.submit(group, message)
 
 
 def log_lines_on_commit(run_id: Any, lines: list[dict[str, Any]]) -> None:
@@ -42,8 +135,15 @@ def log_lines_on_commit(run_id: Any, lines: list[dict[str, Any]]) -> None:
     ]
 
     def send() -> None:
+        sent = None
         for start in range(0, len(payload), BATCH):
-            _send(run_group(run_id), {"type": "log.lines", "lines": payload[start : start + BATCH]})
+            sent = _send(run_group(run_id),
+                         {"type": "log.lines", "lines": payload[start : start + BATCH]})
+        # Back-pressure: a run logging in a tight loop waits (about 1 ms, at most 0.1 s) for its
+        # lines to reach Redis before writing more, instead of taking the CPU that Daphne and
+        # the viewers need to deliver them on a small machine, and letting a backlog build up.
+        if sent is not None:
+            sent.wait(LOG_SEND_WAIT_SECONDS)
 
     transaction.on_commit(send)
 
@@ -58,10 +158,23 @@ def run_status_on_commit(run: Any) -> None:
     transaction.on_commit(send)
 
 
-def run_response_on_commit(run_id: Any) -> None:
-    """Tell a waiting synchronous HTTP trigger that the run's `respond` action answered."""
+def run_answer_on_commit(run_id: Any, answer: dict[str, Any]) -> None:
+    """Wake a synchronous HTTP trigger waiting for this run, handing it what was just committed:
+    `{"response": ...}` (the `respond` action answered) or `{"status": ..., "error": ...}` (the
+    run ended). A list rather than pub/sub, so that a push made before the caller starts
+    waiting is not lost; a caller that gets nothing re-reads the database.
+    """
+    payload = json.dumps(answer, cls=DjangoJSONEncoder)
 
     def send() -> None:
-        _send(f"response-{run_id}", {"type": "run.response", "run": str(run_id)})
+        import django_rq
+
+        try:
+            pipe = django_rq.get_connection("default").pipeline(transaction=False)
+            pipe.rpush(answer_key(run_id), payload)
+            pipe.expire(answer_key(run_id), ANSWER_TTL_SECONDS)
+            pipe.execute()
+        except Exception:  # noqa: BLE001 - the caller also re-reads the database periodically
+            logger.warning("could not wake the caller of run %s", run_id, exc_info=True)
 
     transaction.on_commit(send)

@@ -34,7 +34,7 @@ from workflows.expressions import ExpressionError, render_value
 
 logger = logging.getLogger("owlgrid.runner")
 IN_PROCESS_BACKOFF_LIMIT = 2.0  # longer retry delays park the run instead of sleeping
-LOG_FLUSH_LINES = 500
+LOG_FLUSH_LINES = 250
 LOG_FLUSH_SECONDS = 0.004
 NOT_RETRIED = {"invalid_inputs", "expression", "rejected", "outbound_refused", "cancelled"}
 

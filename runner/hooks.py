@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,9 +20,11 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import RedisError
 
 from environments.models import Deployment, Environment
-from runner import services, trigger_limits
+from runner import broadcast, services, trigger_limits
 from runner.models import Run
 from runner.trigger_access import Refusal, check_access
 from workflows.models import Trigger
@@ -30,6 +33,8 @@ from workflows.trigger_input import body_problems
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_SYNC_TIMEOUT = 10.0
 HIDDEN_HEADERS = {"authorization", "cookie", "webhook-signature"}
+RECHECK_SECONDS = 1.0
+_ANSWER_CLIENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class Reject(Exception):  # noqa: N818 - carries the HTTP refusal
@@ -97,12 +102,14 @@ def find_trigger(environment_name: str, workflow_name: str,
     """The deployed version's HTTP trigger for this method; one 404 for every missing piece."""
     missing = Reject(404, "not_found",
                      f"No active workflow {workflow_name!r} is deployed in {environment_name!r}.")
-    deployment = (
+    # At most one deployment per (workflow, environment): no ORDER BY needed (`first()` would
+    # add the model's ordering and its joins to the hottest query of the web tier).
+    deployment = next(iter(
         Deployment.objects.select_related("environment", "version", "workflow")
         .filter(environment__name=environment_name, workflow__name=workflow_name,
                 workflow__active=True)
-        .first()
-    )
+        .order_by()[:1]
+    ), None)
     if deployment is None:
         raise missing
     triggers = list(deployment.version.triggers.filter(type=Trigger.Type.HTTP))
@@ -199,7 +206,14 @@ def finish(answer: dict[str, Any], redis_key: str | None, body: bytes) -> HttpRe
 
 
 async def answer_when_ready(pending: Pending) -> HttpResponse:
-    answer = await wait_for_response(pending.run.id, pending.timeout) or accepted(pending.run)
+    if pending.run.status in {"failed", "cancelled", "completed"}:  # e.g. a plan that failed
+        row = await sync_to_async(_response_row, thread_sensitive=False)(pending.run.id)
+        answer = answer_from(pending.run.id, row)
+    else:
+        answer = await wait_for_response(pending.run.id, pending.timeout)
+    answer = answer or accepted(pending.run)
+    if pending.redis_key is None:
+        return as_http(answer)  # nothing to remember: no thread hop
     return await sync_to_async(finish, thread_sensitive=False)(
         answer, pending.redis_key, pending.body
     )
@@ -215,23 +229,58 @@ def status_url(run: Run) -> str:
 
 
 async def wait_for_response(run_id: Any, timeout: float) -> dict[str, Any] | None:
-    """Poll the run's stored response; the database is the record, so nothing is missed."""
-    began = time.monotonic()
-    deadline = began + timeout
+    """Wait for the worker's push on the run's answer key. A pushed response (already committed)
+    is the answer; anything else (the run ended without responding, a lost push) sends us to
+    the database, the record, which is also re-read every RECHECK_SECONDS whatever happens."""
+    deadline = time.monotonic() + timeout
     read = sync_to_async(_response_row, thread_sensitive=False)
-    while time.monotonic() < deadline:
-        row = await read(run_id)
-        if row and row["response"] is not None:
-            return row["response"]
-        if row and row["status"] in {"failed", "cancelled"}:
-            return {"status": 502, "headers": {},
-                    "body": {"run_id": str(run_id), "status": row["status"],
-                             "error": row["error"]}}
-        if row and row["status"] == "completed":
-            return {"status": 200, "headers": {},
-                    "body": {"run_id": str(run_id), "status": "completed"}}
-        # Most runs answer within milliseconds: poll closely at first, then back off.
-        await asyncio.sleep(0.002 if time.monotonic() - began < 0.5 else 0.05)
+    key = broadcast.answer_key(run_id)
+    while True:
+        left = deadline - time.monotonic()
+        if left > 0:
+            pushed = await _wait_for_push(key, min(left, RECHECK_SECONDS))
+            if pushed is not None and pushed.get("response") is not None:
+                return pushed["response"]
+        answer = answer_from(run_id, await read(run_id))
+        if answer is not None or time.monotonic() >= deadline:
+            return answer
+
+
+async def _wait_for_push(key: str, seconds: float) -> dict[str, Any] | None:
+    try:
+        # Never 0: BLPOP's 0 means "forever".
+        popped = await answer_redis().blpop([key], timeout=max(seconds, 0.01))
+    except RedisError:
+        await asyncio.sleep(seconds)
+        return None
+    if popped is None:
+        return None
+    try:
+        pushed = json.loads(popped[1])
+    except ValueError:
+        return None
+    return pushed if isinstance(pushed, dict) else None
+
+
+def answer_redis() -> AsyncRedis:
+    """One asyncio Redis client per event loop (a client is bound to the loop it started on)."""
+    loop = asyncio.get_running_loop()
+    client = _ANSWER_CLIENTS.get(loop)
+    if client is None:
+        client = AsyncRedis.from_url(settings.REDIS_URL)
+        _ANSWER_CLIENTS[loop] = client
+    return client
+
+
+def answer_from(run_id: Any, row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row and row["response"] is not None:
+        return row["response"]
+    if row and row["status"] in {"failed", "cancelled"}:
+        return {"status": 502, "headers": {},
+                "body": {"run_id": str(run_id), "status": row["status"], "error": row["error"]}}
+    if row and row["status"] == "completed":
+        return {"status": 200, "headers": {},
+                "body": {"run_id": str(run_id), "status": "completed"}}
     return None
 
 

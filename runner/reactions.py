@@ -22,12 +22,19 @@ logger = logging.getLogger("owlgrid.runner")
 
 
 def matching_triggers(environment_id: Any, trigger_type: str):
-    deployments = Deployment.objects.filter(
-        environment_id=environment_id, workflow__active=True
-    ).select_related("workflow", "version", "environment")
+    deployments = _deployments_with(environment_id, trigger_type).select_related(
+        "workflow", "version", "environment"
+    ).distinct()
     for deployment in deployments:
         for trigger in deployment.version.triggers.filter(type=trigger_type):
             yield deployment, trigger
+
+
+def _deployments_with(environment_id: Any, trigger_type: str):
+    """Live deployments in the environment whose version has a trigger of that type. Filtering
+    on the trigger in SQL matters: this runs after every run, and most deployments have none."""
+    return Deployment.objects.filter(environment_id=environment_id, workflow__active=True,
+                                     version__triggers__type=trigger_type)
 
 
 def record_written(*, run: Run, collection: str, record_id: str, event: str) -> list[Run]:
@@ -67,11 +74,17 @@ def passes_filter(source: str | None, payload: dict[str, Any]) -> bool:
         return False
 
 
-def run_finished(run_id: Any) -> None:
-    """Start the workflows watching runs like this one finish (seed 003's reactions)."""
+def run_finished(run_id: Any, environment_id: Any = None) -> None:
+    """Start the workflows watching runs like this one finish (seed 003's reactions).
+
+    Given the run's environment, one query answers the usual case: nobody watches there."""
     from runner import services
 
     try:
+        if environment_id is not None and not _deployments_with(
+            environment_id, Trigger.Type.RUN
+        ).exists():
+            return
         run = Run.objects.select_related("workflow", "environment").filter(id=run_id).first()
         if run is None or run.environment_id is None:
             return

@@ -12,13 +12,15 @@ import zoneinfo
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from jsonschema import Draft202012Validator
 
 from workflows.actions import REGISTRY, get_action_type
 from workflows.models import RESERVED_WORKFLOW_NAMES
+
+if TYPE_CHECKING:  # jsonschema is imported when a document is checked, not at start-up
+    from jsonschema import Draft202012Validator
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "workflow.schema.json"
 MAX_JSON_DEPTH = 200
@@ -38,7 +40,15 @@ class ImportErrors(ValueError):  # noqa: N818 - a list of problems, named for wh
 
 @cache
 def schema_validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+
+
+def check_json_schema(schema: Any) -> None:
+    from jsonschema import Draft202012Validator
+
+    Draft202012Validator.check_schema(schema)
 
 
 def json_path(parts: Any) -> str:
@@ -197,7 +207,7 @@ def check_http_settings(values: dict) -> list[Problem]:
     schema = values.get("json_schema")
     if schema is not None:
         try:
-            Draft202012Validator.check_schema(schema)
+            check_json_schema(schema)
         except Exception as exc:  # noqa: BLE001 - jsonschema's SchemaError and friends
             problems.append(("json_schema", f"not a valid JSON Schema: {str(exc)[:200]}"))
     for field in ("max_body_bytes", "rate_limit_per_minute"):
@@ -258,7 +268,7 @@ def check_input_schema(values: dict) -> list[Problem]:
     if schema is None:
         return []
     try:
-        Draft202012Validator.check_schema(schema)
+        check_json_schema(schema)
     except Exception as exc:  # noqa: BLE001 - jsonschema's SchemaError and friends
         return [("json_schema", f"not a valid JSON Schema: {str(exc)[:200]}")]
     return []

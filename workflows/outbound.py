@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import httpx
 from django.conf import settings
+
+if TYPE_CHECKING:  # imported on first send: idle workers and web processes stay lean
+    import httpx
 
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -117,6 +119,8 @@ def send(
     **kwargs: Any,
 ) -> httpx.Response:
     """Send one request (and its redirects), every hop vetted and pinned."""
+    import httpx
+
     headers = dict(kwargs.pop("headers", None) or {})
     with httpx.Client(timeout=timeout, follow_redirects=False, verify=True) as client:
         for _ in range(MAX_REDIRECTS + 1):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from workflows.models import Trigger, WorkflowVersion
 
 
@@ -13,6 +11,8 @@ def body_problems(schema: dict | None, body: Any) -> list[dict[str, str]]:
     """Every failing field of `body`, as {"path", "message"}; empty when valid or no schema."""
     if not schema:
         return []
+    from jsonschema import Draft202012Validator  # only triggers with a schema need it
+
     errors = sorted(Draft202012Validator(schema).iter_errors(body),
                     key=lambda e: list(map(str, e.absolute_path)))
     return [{"path": ".".join(map(str, e.absolute_path)) or "body", "message": e.message}

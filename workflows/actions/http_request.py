@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from pydantic import Field, model_validator
 
 from workflows import outbound
@@ -16,6 +15,9 @@ from workflows.actions.base import (
     InputProblem,
     StepContext,
 )
+
+if TYPE_CHECKING:  # imported where a request is sent (workflows.outbound)
+    import httpx
 
 MAX_BODY_CHARS = 1_000_000
 
@@ -96,6 +98,8 @@ class HttpRequestAction(ActionType):
     Inputs = Inputs
 
     def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
+        import httpx
+
         headers = {**inputs.headers, "Idempotency-Key": ctx.idempotency_key}
         url = connection_request(ctx, inputs, headers) if inputs.connection else inputs.url
         content: dict[str, Any] = {}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from workflows.actions.base import ActionError, StepContext
 from workflows.models import Collection, Record
 
@@ -29,6 +27,8 @@ def collection_for(ctx: StepContext, name: str, *, create: bool) -> Collection:
 def check_schema(collection: Collection, data: dict[str, Any]) -> None:
     if not collection.schema:
         return
+    from jsonschema import Draft202012Validator  # only collections with a schema need it
+
     errors = sorted(Draft202012Validator(collection.schema).iter_errors(data),
                     key=lambda e: list(map(str, e.absolute_path)))
     if errors:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import Field
 
 from workflows import outbound
 from workflows.actions.base import ActionError, ActionInputs, ActionType, StepContext
+
+if TYPE_CHECKING:  # imported where a message is posted
+    import httpx
 
 DEFAULT_API = "https://slack.com/api"
 
@@ -21,6 +23,8 @@ class Inputs(ActionInputs):
 
 
 def post(url: str, payload: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+    import httpx
+
     try:
         return outbound.send("POST", url, timeout=15, json=payload, headers=headers)
     except outbound.OutboundRefused as exc:

@@ -16,6 +16,9 @@ PRUNE_EVERY = 3600  # seconds between retention passes
 
 
 class Command(BaseCommand):
+    # The web process runs Django's system checks; here they would import every view, the API
+    # and its schemas (about 10 MB per worker) for nothing a worker executes.
+    requires_system_checks: list[str] = []
     help = (
         "Start OwlGrid's execution: N RQ worker processes (SimpleWorker, with the scheduler) "
         "and a sweeper loop that re-queues due and orphaned runs. Ctrl-C stops them all."
@@ -123,9 +126,14 @@ def run_one_worker(*, burst: bool = False, fork: bool = False) -> None:
     from leases instead: a worker that dies loses its lease and the run resumes elsewhere."""
     from rq.worker import SimpleWorker, Worker
 
+    import runner.jobs  # noqa: F401 - imported now so that it is part of the frozen start-up heap
+    from owlgrid_site.process import limit_malloc_arenas, profile_if_asked, settle_after_startup
     from runner.queueing import get_queue
 
+    limit_malloc_arenas()
     queue = get_queue()
     worker_class = Worker if fork else SimpleWorker
     worker = worker_class([queue], connection=queue.connection, serializer=queue.serializer)
+    settle_after_startup()
+    profile_if_asked("worker")
     worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
