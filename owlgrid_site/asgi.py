@@ -12,12 +12,12 @@ django_asgi_app = ASGIStaticFilesHandler(get_asgi_application())
 
 from django.conf import settings  # noqa: E402
 
-# No persistent database connections in the web process (Django's advice for ASGI): a sync
-# view runs in a thread of its own request's context, so each request kept its own connection
-# open for CONN_MAX_AGE. Measured with 16 clients on a plain view: PostgreSQL reached its
-# max_connections and answered 500s. Workers keep theirs (one thread, one connection).
-for database in settings.DATABASES.values():
-    database["CONN_MAX_AGE"] = 0
+from owlgrid_site.envconf import web_database_connections  # noqa: E402
+
+# A sync view runs in a thread of its own request's context, so persistent connections would
+# pile up one per thread (measured with 16 clients: PostgreSQL reached max_connections and
+# answered 500s). The web process borrows PostgreSQL connections from a pool instead.
+web_database_connections(settings.DATABASES)
 
 from channels.auth import AuthMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -130,6 +130,19 @@ def database_config(var_dir: Path) -> dict:
     return config
 
 
+def web_database_connections(databases: dict) -> None:
+    """Connections of the web process: PostgreSQL ones from a psycopg pool shared by the request
+    threads (OWLGRID_WEB_DB_POOL connections at most), none kept open otherwise. Workers keep
+    one persistent connection each (one thread)."""
+    size = env_int("OWLGRID_WEB_DB_POOL", 10, minimum=1)
+    for database in databases.values():
+        database["CONN_MAX_AGE"] = 0
+        if database["ENGINE"] == "django.db.backends.postgresql":
+            database["CONN_HEALTH_CHECKS"] = False  # Django has the pool check each connection
+            database.setdefault("OPTIONS", {})["pool"] = {
+                "min_size": 1, "max_size": size, "timeout": 10, "max_idle": 300}
+
+
 def redis_listening(host: str = "127.0.0.1", port: int = 6379) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.2):

@@ -95,6 +95,7 @@ def workers(transactional_db, redis_conn):
     pool = WorkerPool()
     yield pool
     pool.stop_all()
+    wait_for_other_sessions_to_end()
 
 
 def wait_until(predicate, timeout: float = 30) -> None:
@@ -158,3 +159,21 @@ def daphne_server(transactional_db, redis_conn):
     yield url
     os.killpg(process.pid, signal.SIGTERM)
     process.wait(timeout=15)
+    wait_for_other_sessions_to_end()
+
+
+def wait_for_other_sessions_to_end(timeout: float = 5.0) -> None:
+    """PostgreSQL ends a dead process's sessions a moment after it exits; the web process keeps
+    pooled connections, so wait for them before the test database is flushed or dropped."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                           "current_database() AND pid <> pg_backend_pid()")
+            if cursor.fetchone()[0] == 0:
+                return
+        time.sleep(0.05)
