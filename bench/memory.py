@@ -39,7 +39,7 @@ def measure() -> dict[str, float]:
     port = free_port()
     web = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         "owlgrid_site.asgi:application"],
+         "owlgrid_site.web:application"],
         cwd=BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )

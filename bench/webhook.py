@@ -68,7 +68,7 @@ def start_web(port: int) -> subprocess.Popen:
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="bench.settings")
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         "owlgrid_site.asgi:application"],
+         "owlgrid_site.web:application"],
         cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )

@@ -95,7 +95,6 @@ def workers(transactional_db, redis_conn):
     pool = WorkerPool()
     yield pool
     pool.stop_all()
-    wait_for_other_sessions_to_end()
 
 
 def wait_until(predicate, timeout: float = 30) -> None:
@@ -142,7 +141,7 @@ def daphne_server(transactional_db, redis_conn):
                PYTHONUNBUFFERED="1")
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         "owlgrid_site.asgi:application"],
+         "owlgrid_site.web:application"],
         cwd=BASE_DIR, env=env, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -159,21 +158,4 @@ def daphne_server(transactional_db, redis_conn):
     yield url
     os.killpg(process.pid, signal.SIGTERM)
     process.wait(timeout=15)
-    wait_for_other_sessions_to_end()
 
-
-def wait_for_other_sessions_to_end(timeout: float = 5.0) -> None:
-    """PostgreSQL ends a dead process's sessions a moment after it exits; the web process keeps
-    pooled connections, so wait for them before the test database is flushed or dropped."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                           "current_database() AND pid <> pg_backend_pid()")
-            if cursor.fetchone()[0] == 0:
-                return
-        time.sleep(0.05)

@@ -65,7 +65,7 @@ class Command(BaseCommand):
     def start_web(self, options: dict, env: dict) -> subprocess.Popen:
         return subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "daphne", "-b", options["host"], "-p", str(options["port"]),
-             "owlgrid_site.asgi:application"],
+             "owlgrid_site.web:application"],
             env=env,
         )
 
