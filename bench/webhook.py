@@ -161,6 +161,23 @@ def baseline_throughput(base: str) -> float:
     return round(statistics.median(rates), 1)
 
 
+def sync_latencies(base: str) -> dict:
+    """The sync trigger's and the plain view's p50/p95, batch by batch on one client (workers
+    must be running)."""
+    sync, baseline = [], []
+    with httpx.Client(timeout=30) as client:
+        for _ in range(REPEATS):  # each batch has its own warm-up calls
+            sync.append(latencies(client, f"{base}/hooks/bench/bench-sync", SYNC_CALLS))
+            baseline.append(latencies(client, f"{base}/bench/baseline", SYNC_CALLS))
+
+    def median_of(batches: list[list[float]], q: int) -> float:
+        return round(statistics.median(percentile(b, q) for b in batches), 2)
+
+    return {"webhook_sync_p50_ms": median_of(sync, 50), "webhook_sync_p95_ms": median_of(sync, 95),
+            "baseline_django_view_p50_ms": median_of(baseline, 50),
+            "baseline_django_view_p95_ms": median_of(baseline, 95)}
+
+
 def measure() -> dict:
     setup_django()
     prepare()
@@ -179,19 +196,7 @@ def measure() -> dict:
         workers = start_workers(2)
         try:
             time.sleep(3)
-            sync, baseline = [], []
-            with httpx.Client(timeout=30) as client:
-                for _ in range(REPEATS):  # each batch has its own warm-up calls
-                    sync.append(latencies(client, f"{base}/hooks/bench/bench-sync", SYNC_CALLS))
-                    baseline.append(latencies(client, f"{base}/bench/baseline", SYNC_CALLS))
-            figures.update(
-                webhook_sync_p50_ms=round(statistics.median(percentile(b, 50) for b in sync), 2),
-                webhook_sync_p95_ms=round(statistics.median(percentile(b, 95) for b in sync), 2),
-                baseline_django_view_p50_ms=round(
-                    statistics.median(percentile(b, 50) for b in baseline), 2),
-                baseline_django_view_p95_ms=round(
-                    statistics.median(percentile(b, 95) for b in baseline), 2),
-            )
+            figures.update(sync_latencies(base))
             before = Run.objects.count()
             times, statuses, run_ids, elapsed = fire(f"{base}/hooks/bench/bench-async",
                                                      LOAD_CALLS, 20)

@@ -16,7 +16,7 @@ from environments.forms import KIND_FIELDS, ConnectionForm
 from environments.models import Connection, Environment, SecurityGroup, Variable
 from environments.permissions import is_administrator, principal_has_workflow_right
 from environments.promotion import PromotionRefused, workflow_promote, workflow_rollback
-from owlgrid_site.api import ERRORS, ErrorOut, error_body, principal_user
+from owlgrid_site.api import ERRORS, ErrorOut, conflict, error_body, principal_user
 from workflows.models import Workflow
 
 router = Router(tags=["environments"])
@@ -170,7 +170,7 @@ def delete_variable(request: HttpRequest, name: str, variable: str):
     try:
         services.variable_delete(variable=target)
     except services.InUse as exc:
-        return Status(409, error_body("conflict", " ".join(exc.messages)))
+        return conflict(exc)
     return Status(204, None)
 
 
@@ -247,7 +247,7 @@ def delete_connection(request: HttpRequest, name: str, connection: str):
     try:
         services.connection_delete(connection=get_connection(name, connection))
     except services.InUse as exc:
-        return Status(409, error_body("conflict", " ".join(exc.messages)))
+        return conflict(exc)
     return Status(204, None)
 
 

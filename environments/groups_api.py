@@ -19,7 +19,7 @@ from environments import services
 from environments.api import require_admin
 from environments.models import ApiToken, Environment, SecurityGroup
 from environments.tokens import token_create, token_revoke
-from owlgrid_site.api import ERRORS, ErrorOut, error_body, principal_user
+from owlgrid_site.api import ERRORS, ErrorOut, conflict, error_body, principal_user
 
 router = Router(tags=["security groups"])
 
@@ -163,7 +163,7 @@ def delete_group(request: HttpRequest, group: str):
     try:
         services.group_delete(group=get_group(group))
     except services.InUse as exc:
-        return Status(409, error_body("conflict", " ".join(exc.messages)))
+        return conflict(exc)
     return Status(204, None)
 
 

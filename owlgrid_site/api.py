@@ -68,6 +68,13 @@ def error_body(code: str, message: str, fields: list[dict[str, str]] | None = No
     return {"error": {"code": code, "message": message, "fields": fields or []}}
 
 
+def conflict(exc: DjangoValidationError) -> Any:
+    """A write refused because of the state of things (deployed, in use), as a 409 body."""
+    from ninja.responses import Status
+
+    return Status(409, error_body("conflict", " ".join(exc.messages)))
+
+
 def _respond(request: HttpRequest, status: int, body: dict) -> HttpResponse:
     return api.create_response(request, body, status=status)
 

@@ -17,7 +17,7 @@ from environments.permissions import (
     principal_has_workflow_right,
     workflows_visible_to_principal,
 )
-from owlgrid_site.api import ERRORS, ErrorOut, error_body, principal_user
+from owlgrid_site.api import ERRORS, ErrorOut, conflict, error_body, principal_user
 from workflows import services
 from workflows.format import ImportErrors, version_document, workflow_import
 from workflows.models import Workflow, WorkflowVersion
@@ -118,10 +118,6 @@ def refused(errors: dict[str, list[str]]) -> Status:
     """A service's {field: [messages]} as the API's 400 body."""
     return Status(400, error_body("invalid", "Some fields are invalid.", [
         {"path": field, "message": " ".join(messages)} for field, messages in errors.items()]))
-
-
-def conflict(exc: services.EditRefused) -> Status:
-    return Status(409, error_body("conflict", " ".join(exc.messages)))
 
 
 def get_version(workflow: Workflow, number: int) -> WorkflowVersion:
