@@ -10,6 +10,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "owlgrid_site.settings")
 # `make run` is complete on its own; a proxy may serve STATIC_ROOT in front of it instead.
 django_asgi_app = ASGIStaticFilesHandler(get_asgi_application())
 
+from owlgrid_site.hooks_asgi import HooksHandler, route_hooks  # noqa: E402
+
+# Trigger calls skip the browser middleware (sessions, CSRF, auth...): see hooks_asgi.py.
+http_app = route_hooks(HooksHandler(), django_asgi_app)
+
 from channels.auth import AuthMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
@@ -19,7 +24,7 @@ from runner.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_app,
         "websocket": AllowedHostsOriginValidator(
             CookieMiddleware(SessionMiddleware(AuthMiddleware(URLRouter(websocket_urlpatterns))))
         ),

@@ -15,11 +15,16 @@ class RefuseNulBytes:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith(GUARDED_PREFIXES) and holds_nul(request):
-            return JsonResponse({"error": {"code": "invalid_request",
-                                           "message": "NUL characters are not accepted.",
-                                           "fields": []}}, status=400)
-        return self.get_response(request)
+        return nul_refusal(request) or self.get_response(request)
+
+
+def nul_refusal(request: HttpRequest) -> HttpResponse | None:
+    """The 400 answer for a machine-facing request holding a NUL byte, else None."""
+    if request.path.startswith(GUARDED_PREFIXES) and holds_nul(request):
+        return JsonResponse({"error": {"code": "invalid_request",
+                                       "message": "NUL characters are not accepted.",
+                                       "fields": []}}, status=400)
+    return None
 
 
 def holds_nul(request: HttpRequest) -> bool:

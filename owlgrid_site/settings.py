@@ -130,6 +130,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 OWLGRID_OUTBOUND_ALLOWLIST = envconf.env_list("OWLGRID_OUTBOUND_ALLOWLIST", [])
 OWLGRID_WORKERS = envconf.env_int("OWLGRID_WORKERS", 2, minimum=1)
 OWLGRID_LEASE_SECONDS = envconf.env_int("OWLGRID_LEASE_SECONDS", 30, minimum=2)
+# Synchronous HTTP-triggered runs the web process executes itself at once (runner/inline.py);
+# beyond that, and with 0, they go through the queue to the workers.
+OWLGRID_INLINE_RUNS = envconf.env_int("OWLGRID_INLINE_RUNS", 4, minimum=0)
 OWLGRID_MAX_RUN_DEPTH = envconf.env_int("OWLGRID_MAX_RUN_DEPTH", 8, minimum=1)
 OWLGRID_RETENTION_DAYS = envconf.env_int("OWLGRID_RETENTION_DAYS", 30, minimum=1)
 OWLGRID_RETENTION_PER_WORKFLOW = envconf.env_int("OWLGRID_RETENTION_PER_WORKFLOW", 10000, minimum=1)

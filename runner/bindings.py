@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection as db_connection
+
 from environments.models import Connection, Environment, Variable
 from workflows.actions.base import ActionError, ConnectionInfo
 
@@ -58,8 +60,43 @@ class Bindings:
 
 
 def load_bindings(environment: Environment | None) -> Bindings:
+    """The environment's variables and connections, secrets decrypted.
+
+    Every run starts with this. Loading through the ORM and decrypting cost 1.5–3 ms per run on
+    PostgreSQL, so the result is kept per process and re-used while one raw query, read first,
+    returns the same (id, updated_at) rows: every change made through a model's save() or
+    delete() (the pages, the API, the admin) changes them.
+    """
     if environment is None:
         return Bindings()
+    signature = _signature(environment.pk)
+    cached = _LOADED.get(environment.pk)
+    if cached is None or cached[0] != signature:
+        cached = (signature, _load(environment))
+        if len(_LOADED) >= CACHE_LIMIT:
+            _LOADED.clear()
+        _LOADED[environment.pk] = cached
+    loaded = cached[1]
+    return Bindings(env=dict(loaded.env), secrets=dict(loaded.secrets),
+                    connections=dict(loaded.connections))
+
+
+_LOADED: dict[Any, tuple[tuple, Bindings]] = {}
+CACHE_LIMIT = 256
+
+
+def _signature(environment_id: Any) -> tuple:
+    variables, connections = Variable._meta.db_table, Connection._meta.db_table
+    sql = (
+        f"SELECT 'v', id, updated_at FROM {variables} WHERE environment_id = %s "  # noqa: S608
+        f"UNION ALL SELECT 'c', id, updated_at FROM {connections} WHERE environment_id = %s"
+    )
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, [environment_id, environment_id])
+        return tuple(sorted(cursor.fetchall()))
+
+
+def _load(environment: Environment) -> Bindings:
     from environments import secrets as crypto
 
     bindings = Bindings()

@@ -8,7 +8,8 @@ warning: viewers catch up from the database on reconnect and on their periodic r
 
 Synchronous HTTP triggers are woken through a per-run Redis list (`answer_key`): the worker
 pushes the committed response (or the run's end) to it after commit, and the waiting web request
-BLPOPs it; the database is read only when nothing came.
+BLPOPs it; the database is read only when nothing came. When the run executes in the web process
+where its caller waits (runner/inline.py), the answer is handed over in-process instead.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ BATCH = 500
 QUEUE_LIMIT = 10_000  # messages waiting for Redis; beyond that viewers catch up from the database
 DRAIN_SECONDS = 2.0  # at exit, how long to wait for queued messages
 LOG_SEND_WAIT_SECONDS = 0.1  # bound on the back-pressure wait (Redis slow or away)
+BACKPRESSURE_LINES = 100  # a batch this large means the run is logging in a tight loop
 ANSWER_TTL_SECONDS = 120  # longer than the longest synchronous wait (60 s)
 
 
@@ -142,7 +144,8 @@ def log_lines_on_commit(run_id: Any, lines: list[dict[str, Any]]) -> None:
         # Back-pressure: a run logging in a tight loop waits (about 1 ms, at most 0.1 s) for its
         # lines to reach Redis before writing more, instead of taking the CPU that Daphne and
         # the viewers need to deliver them on a small machine, and letting a backlog build up.
-        if sent is not None:
+        # A step that logs a line or two does not wait: that would only delay the run.
+        if sent is not None and (len(payload) >= BACKPRESSURE_LINES or _sender.pending > 1):
             sent.wait(LOG_SEND_WAIT_SECONDS)
 
     transaction.on_commit(send)
@@ -164,6 +167,10 @@ def run_answer_on_commit(run_id: Any, answer: dict[str, Any]) -> None:
     run ended). A list rather than pub/sub, so that a push made before the caller starts
     waiting is not lost; a caller that gets nothing re-reads the database.
     """
+    listener = _answer_listeners.get(str(run_id))
+    if listener is not None:  # the caller waits in this process (runner/inline.py)
+        transaction.on_commit(lambda: listener(answer))
+        return
     payload = json.dumps(answer, cls=DjangoJSONEncoder)
 
     def send() -> None:
@@ -178,3 +185,16 @@ def run_answer_on_commit(run_id: Any, answer: dict[str, Any]) -> None:
             logger.warning("could not wake the caller of run %s", run_id, exc_info=True)
 
     transaction.on_commit(send)
+
+
+_answer_listeners: dict[str, Any] = {}
+
+
+def listen_for_answer(run_id: Any, callback: Any) -> None:
+    """Hand this run's answers to `callback` in-process instead of pushing them to Redis: the
+    run executes in the process where its synchronous caller waits."""
+    _answer_listeners[str(run_id)] = callback
+
+
+def stop_listening_for_answer(run_id: Any) -> None:
+    _answer_listeners.pop(str(run_id), None)

@@ -97,7 +97,8 @@ class Scope:
 
 
 class Engine:
-    def __init__(self, run: Run, worker: str):
+    def __init__(self, run: Run, worker: str, *, fresh: bool = False):
+        """`fresh`: the run was created by this executor a moment ago, its journal is empty."""
         self.run = run
         self.worker = worker
         self.plan = run.plan
@@ -114,7 +115,8 @@ class Engine:
         self.cancel = run.cancel_requested
         self.write_lock = threading.RLock()
         self.lost = threading.Event()
-        self._load_journal()
+        if not fresh:
+            self._load_journal()
 
     # --- journal replay ------------------------------------------------------------------
 

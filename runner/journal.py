@@ -50,11 +50,24 @@ def _run_event(run: Run, status: str, **fields: Any) -> StepEvent:
 
 
 @transaction.atomic
-def create_run(**fields: Any) -> Run:
-    """Insert a queued run and queue its job once the transaction commits."""
-    run = Run.objects.create(status=RunStatus.QUEUED, job_id=_new_job_id(), **fields)
-    _run_event(run, RunStatus.QUEUED).save()
-    queueing.enqueue_on_commit(run.id, run.job_id)
+def create_run(*, claimed_by: str | None = None, **fields: Any) -> Run:
+    """Insert a queued run and queue its job once the transaction commits.
+
+    `claimed_by`: the run is inserted already leased by that executor (the web process running
+    a synchronous trigger's run itself, runner/inline.py) and is not queued; if the executor
+    dies, the lease expires and the sweeper queues the run for a worker like any orphan.
+    """
+    if claimed_by is None:
+        run = Run.objects.create(status=RunStatus.QUEUED, job_id=_new_job_id(), **fields)
+        _run_event(run, RunStatus.QUEUED).save()
+        queueing.enqueue_on_commit(run.id, run.job_id)
+    else:
+        now = timezone.now()
+        run = Run.objects.create(status=RunStatus.RUNNING, started_at=now, lease_owner=claimed_by,
+                                 lease_expires_at=now + lease_delta(), **fields)
+        check_run_transition(RunStatus.QUEUED, RunStatus.RUNNING)
+        StepEvent.objects.bulk_create([_run_event(run, RunStatus.QUEUED),
+                                       _run_event(run, RunStatus.RUNNING, worker=claimed_by)])
     broadcast.run_status_on_commit(run)
     return run
 
@@ -101,18 +114,24 @@ def claim(run_id: Any, worker: str) -> Run | None:
     return run
 
 
-def _fence(run: Run, worker: str) -> bool:
+def _fence(run: Run, worker: str, **columns: Any) -> bool:
     """Renew the lease inside the current transaction; returns the cancel flag.
 
     One round trip (UPDATE ... RETURNING, on PostgreSQL and SQLite ≥ 3.35): this runs once
-    per step, so it is the engine's hot path.
+    per step, so it is the engine's hot path. `columns` are other fields of the run written by
+    the same statement (the next log sequence number, the response).
     """
-    table = Run._meta.db_table
+    meta = Run._meta
+    assignments, values = ["lease_expires_at = %s"], [timezone.now() + lease_delta()]
+    for name, value in columns.items():
+        field = meta.get_field(name)
+        assignments.append(f"{field.column} = %s")
+        values.append(field.get_db_prep_save(value, connection))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET lease_expires_at = %s "  # noqa: S608 - table name is ours
+            f"UPDATE {meta.db_table} SET {', '.join(assignments)} "  # noqa: S608 - our names
             "WHERE id = %s AND lease_owner = %s RETURNING cancel_requested",
-            [timezone.now() + lease_delta(), _db_uuid(run.id), worker],
+            [*values, _db_uuid(run.id), worker],
         )
         row = cursor.fetchone()
     if row is None:
@@ -146,19 +165,23 @@ def commit(
     Each event dict holds step_key, action_name, action_type, status, previous (the step's
     status before), attempt, and optionally inputs, output and error.
     """
+    rows = []
+    for event in events:
+        check_step_transition(event.pop("previous", None), event["status"])
+        rows.append(StepEvent(run=run, worker=worker, **event))
+    columns: dict[str, Any] = {}
+    if lines:
+        columns["next_log_seq"] = lines[-1]["seq"] + 1
+    if response is not None:
+        columns["response"] = response
     with transaction.atomic():
-        cancel = _fence(run, worker)
-        rows = []
-        for event in events:
-            check_step_transition(event.pop("previous", None), event["status"])
-            rows.append(StepEvent(run=run, worker=worker, **event))
-        StepEvent.objects.bulk_create(rows)
+        cancel = _fence(run, worker, **columns)
+        if rows:
+            StepEvent.objects.bulk_create(rows)
         if lines:
             _insert_lines(run, lines)
-            Run.objects.filter(id=run.id).update(next_log_seq=lines[-1]["seq"] + 1)
             broadcast.log_lines_on_commit(run.id, lines)
         if response is not None:
-            Run.objects.filter(id=run.id).update(response=response)
             broadcast.run_answer_on_commit(run.id, {"response": response})
     return cancel
 
@@ -261,9 +284,7 @@ def finish(
             lease_owner="",
             lease_expires_at=None,
         )
-        released = list(RunLock.objects.filter(run=run).values_list("name", flat=True))
-        RunLock.objects.filter(run=run).delete()
-        for name in released:
+        for name in _release_locks(run):
             wake_first_waiter(reason=f"lock:{name}")
         if run.workflow.concurrency_limit:
             wake_first_waiter(reason="concurrency", workflow_id=run.workflow_id)
@@ -275,6 +296,17 @@ def finish(
             broadcast.run_answer_on_commit(run.id, {"status": status, "error": error})
         if run.environment_id is not None:  # reactions watch runs in an environment only
             transaction.on_commit(lambda: _react_to_finish(run.id, run.environment_id))
+
+
+def _release_locks(run: Run) -> list[str]:
+    """Delete the run's locks and return their names, in one statement (run at every finish,
+    when most runs hold none)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {RunLock._meta.db_table} WHERE run_id = %s RETURNING name",  # noqa: S608
+            [_db_uuid(run.id)],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def already_due(run: Run, reason: str) -> bool:

@@ -45,8 +45,10 @@ def run_start(
     retry_of: Run | None = None,
     is_test: bool = False,
     run_id: uuid.UUID | None = None,
+    claimed_by: str | None = None,
 ) -> Run:
-    """Create a run pinned to a version and queue it; an invalid plan fails the run at once."""
+    """Create a run pinned to a version and queue it (or lease it to `claimed_by`, which then
+    executes it); an invalid plan fails the run at once."""
     version = version or resolve_version(workflow=workflow, environment=environment)
     fields: dict[str, Any] = {
         "workflow": workflow,
@@ -73,7 +75,7 @@ def run_start(
                 "problems": exc.problems,
             })
         return run
-    return journal.create_run(**fields)
+    return journal.create_run(claimed_by=claimed_by, **fields)
 
 
 class InputRejected(ValidationError):

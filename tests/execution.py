@@ -15,7 +15,7 @@ import pytest
 BASE_DIR = Path(__file__).resolve().parents[1]
 
 
-def test_database_url() -> str:
+def subprocess_database_url() -> str:
     from django.db import connection
 
     config = connection.settings_dict
@@ -49,7 +49,7 @@ class WorkerPool:
 
         env = dict(os.environ)
         env.update({
-            "DATABASE_URL": test_database_url(),
+            "DATABASE_URL": subprocess_database_url(),
             "REDIS_URL": settings.REDIS_URL,
             "OWLGRID_LEASE_SECONDS": "4",
             "PYTHONUNBUFFERED": "1",
@@ -129,16 +129,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def daphne_server(transactional_db, redis_conn):
-    """The real ASGI app (HTTP and websockets) served by Daphne against the test database."""
+def start_daphne(**extra_env: str) -> tuple[subprocess.Popen, str]:
+    """Daphne serving the real ASGI app against the test database; returns it and its URL."""
     import urllib.request
 
     from django.conf import settings
 
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=test_database_url(), REDIS_URL=settings.REDIS_URL,
-               PYTHONUNBUFFERED="1")
+    env = dict(os.environ, DATABASE_URL=subprocess_database_url(), REDIS_URL=settings.REDIS_URL,
+               PYTHONUNBUFFERED="1", **extra_env)
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
          "owlgrid_site.web:application"],
@@ -149,13 +148,18 @@ def daphne_server(transactional_db, redis_conn):
     while True:
         try:
             urllib.request.urlopen(f"{url}/login/", timeout=1)  # noqa: S310 - our own server
-            break
+            return process, url
         except OSError:
             if time.monotonic() > deadline:
                 process.kill()
                 raise
             time.sleep(0.2)
+
+
+@pytest.fixture
+def daphne_server(transactional_db, redis_conn):
+    """The real ASGI app (HTTP and websockets) served by Daphne against the test database."""
+    process, url = start_daphne()
     yield url
     os.killpg(process.pid, signal.SIGTERM)
     process.wait(timeout=15)
-

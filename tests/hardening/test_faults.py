@@ -11,7 +11,7 @@ from django.db import connection
 
 from runner import journal, services
 from runner.models import LogLine, Run, StepEvent
-from tests.execution import test_database_url, wait_for_run, wait_until
+from tests.execution import subprocess_database_url, wait_for_run, wait_until
 from tests.hardening.proxy import CuttableProxy
 from tests.runner.builders import publish_workflow
 
@@ -73,7 +73,7 @@ def test_database_unreachable_for_a_few_seconds(workers):
     """Fault: the workers' database connection cut for 4 s in the middle of a run."""
     from urllib.parse import urlsplit, urlunsplit
 
-    parts = urlsplit(test_database_url())
+    parts = urlsplit(subprocess_database_url())
     proxy = CuttableProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
     netloc = parts.netloc.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{proxy.port}")
     through_proxy = urlunsplit(parts._replace(netloc=netloc))

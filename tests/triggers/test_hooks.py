@@ -19,18 +19,21 @@ import pytest
 from environments import secrets
 from environments.models import Deployment, SecurityGroup, Variable
 from environments.tokens import token_create
-from runner.models import Run
+from runner import inline
+from runner.models import Run, StepEvent
 from runner.queueing import get_queue
+from tests.execution import wait_for_run
 from workflows.format import workflow_import
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SECRET = "whsec_" + base64.b64encode(b"a-very-secret-signing-key").decode()
 
 
-def document(access, **settings):
+def document(access, before_answer=(), **settings):
     return {
         "format": "owlgrid.workflow/v1", "name": "intake", "actions": [
             {"name": "note", "type": "log", "inputs": {"message": "got {{ trigger.body }}"}},
+            *before_answer,
             {"name": "answer", "type": "respond", "inputs": {
                 "status": 201, "headers": {"X-Order": "{{ trigger.body.id | default('') }}"},
                 "body": {"echo": "{{ trigger.body }}", "query": "{{ trigger.query }}"}}},
@@ -41,9 +44,10 @@ def document(access, **settings):
 
 @pytest.fixture
 def deploy(environments, ops_group, redis_conn):
-    def deploy(access=None, **settings):
+    def deploy(access=None, before_answer=(), **settings):
         version = workflow_import(
-            document=document(access or {"mode": "group", "group": "ops"}, **settings),
+            document=document(access or {"mode": "group", "group": "ops"}, before_answer,
+                              **settings),
             publish=True)
         Deployment.objects.update_or_create(workflow=version.workflow,
                                             environment=environments["dev"],
@@ -83,20 +87,68 @@ def test_async_call_returns_202_with_the_run(deploy, url, token):
     assert len(get_queue()) == 1
 
 
-def test_sync_call_answers_with_the_respond_action(deploy, url, token, workers):
+WAIT_5S = [{"name": "pause", "type": "wait", "inputs": {"seconds": 5}}]
+
+
+def test_sync_call_is_answered_by_the_web_process_itself(deploy, url, token, redis_conn):
+    """No worker runs: the process that took the call executes the run (runner/inline.py)."""
     deploy(mode="sync", timeout=20)
-    workers.start(1)
     response = httpx.post(url, json={"id": "A2"}, headers=auth(token), timeout=30)
-    run = Run.objects.get()
+    run = wait_for_run(Run.objects.get().id)
     assert response.status_code == 201, (run.status, run.error, response.text)
     assert response.headers["X-Order"] == "A2"
     assert response.json()["echo"] == {"id": "A2"}
+    assert run.status == "completed" and run.response["status"] == 201
+    steps = StepEvent.objects.filter(run=run).exclude(step_key="")
+    assert {event.worker for event in steps} == {inline.identity()}
+    assert list(StepEvent.objects.filter(run=run, step_key="").values_list("status", flat=True)) \
+        == ["not_started", "running", "completed"]
+    assert len(get_queue()) == 0  # nothing went through the queue
 
 
-def test_sync_call_without_an_answer_in_time_gets_202(deploy, url, token):
-    deploy(mode="sync", timeout=0.5)  # no worker: nothing will answer
+def test_sync_call_goes_through_a_worker_when_inline_runs_are_off(deploy, url, token, workers,
+                                                                 settings):
+    settings.OWLGRID_INLINE_RUNS = 0
+    deploy(mode="sync", timeout=20)
+    workers.start(1)
+    response = httpx.post(url, json={"id": "A3"}, headers=auth(token), timeout=30)
+    run = Run.objects.get()
+    assert response.status_code == 201, (run.status, run.error, response.text)
+    assert response.json()["echo"] == {"id": "A3"}
+    assert ":web-" not in StepEvent.objects.filter(run=run, step_key="answer").first().worker
+
+
+def test_sync_call_goes_through_the_queue_when_every_inline_slot_is_busy(
+        deploy, url, token, workers, settings):
+    settings.OWLGRID_INLINE_RUNS = 1
+    deploy(mode="sync", timeout=20)
+    slot = inline.reserve()  # another call holds the only slot
+    try:
+        assert inline.reserve() is None
+        workers.start(1)
+        response = httpx.post(url, json={"id": "A4"}, headers=auth(token), timeout=30)
+    finally:
+        slot.release()
+    assert response.status_code == 201
+    answered_by = StepEvent.objects.get(run=Run.objects.get(), step_key="answer",
+                                        status="completed").worker
+    assert answered_by != inline.identity()
+
+
+def test_sync_call_without_an_answer_in_time_gets_202(deploy, url, token, settings, redis_conn):
+    settings.OWLGRID_INLINE_RUNS = 0
+    deploy(mode="sync", timeout=0.5)  # queued, and no worker: nothing will answer
     response = httpx.post(url, json={}, headers=auth(token))
     assert response.status_code == 202 and "run_id" in response.json()
+    assert Run.objects.get().status == "queued"
+
+
+def test_sync_run_that_parks_answers_202_and_waits_for_a_worker(deploy, url, token, redis_conn):
+    deploy(mode="sync", timeout=0.5, before_answer=WAIT_5S)
+    response = httpx.post(url, json={}, headers=auth(token))
+    assert response.status_code == 202
+    run = Run.objects.get(id=response.json()["run_id"])
+    assert run.status == "waiting" and run.lease_owner == ""  # it left the web process
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer og_nope_nope"},
@@ -217,7 +269,8 @@ def test_idempotency_key_replays_refuses_other_bodies(deploy, url, token):
 
 
 def test_concurrent_duplicate_is_409(deploy, url, token, workers):
-    deploy(mode="sync", timeout=3)  # holds the first call while it waits for an answer
+    # The run parks on its wait and no worker runs: the first call waits for its answer.
+    deploy(mode="sync", timeout=3, before_answer=WAIT_5S)
     headers = {**auth(token), "Idempotency-Key": "order-2"}
     results = []
     first = threading.Thread(target=lambda: results.append(

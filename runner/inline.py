@@ -1,0 +1,102 @@
+"""Synchronous HTTP-triggered runs executed by the web process that received the call.
+
+A caller waiting for a synchronous answer otherwise pays the queue hop: the commit, the RQ
+enqueue, a worker's dequeue and RQ's job bookkeeping, then the claim's own transaction (13 ms of
+a 35 ms call on PostgreSQL, docs/performance.md). n8n runs webhook workflows in its main process
+for the same reason.
+
+Durability is the workers': the run is inserted already leased by this process
+(`journal.create_run(claimed_by=...)`), the engine journals every step and fences every write
+with the lease exactly as in a worker, and a heartbeat renews the lease. If this process dies
+mid-run, the lease expires and the sweeper queues the run for a worker, which resumes it from
+the journal. A run that parks (a wait, an approval, a lock) leaves this process and is resumed
+by a worker.
+
+Bounded: at most `OWLGRID_INLINE_RUNS` runs at a time per web process; beyond that, or with 0,
+synchronous runs go through the queue as before. The threads are daemons so that a stopping
+web server never waits for a run: its lease expires and a worker takes it over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import uuid
+from concurrent.futures import Future, InvalidStateError
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from runner import broadcast
+from runner.engine import Engine
+from runner.models import Run, RunStatus
+
+logger = logging.getLogger("owlgrid.runner")
+_slots: tuple[int, threading.BoundedSemaphore] | None = None
+_slots_lock = threading.Lock()
+_IDENTITY = f"{socket.gethostname()}:{os.getpid()}:web-{uuid.uuid4().hex[:8]}"
+
+
+def identity() -> str:
+    """This web process's lease owner name (recomputed after a fork)."""
+    host, _pid, suffix = _IDENTITY.rsplit(":", 2)
+    return f"{host}:{os.getpid()}:{suffix}"
+
+
+def _semaphore() -> threading.BoundedSemaphore:
+    """The slots, sized by the setting (re-sized when it changes: tests override it)."""
+    global _slots
+    size = max(settings.OWLGRID_INLINE_RUNS, 1)
+    with _slots_lock:
+        if _slots is None or _slots[0] != size:
+            _slots = (size, threading.BoundedSemaphore(size))
+        return _slots[1]
+
+
+def reserve() -> threading.BoundedSemaphore | None:
+    """Take an execution slot without waiting; None sends the run through the queue.
+    The caller hands the slot to `start`, or gives it back with `slot.release()`."""
+    if settings.OWLGRID_INLINE_RUNS <= 0:
+        return None
+    slots = _semaphore()
+    return slots if slots.acquire(blocking=False) else None
+
+
+def start(run: Run, slot: threading.BoundedSemaphore) -> Future:
+    """Execute a run leased to `identity()` on a thread of its own, in a reserved slot.
+
+    The returned future resolves with what a waiting caller needs as soon as it is committed:
+    `{"response": ...}` when the run responds, `{"status": ..., "error": ...}` when it ends,
+    or None when it leaves this process (parked, lease lost) without either.
+    """
+    answer: Future = Future()
+    if run.status != RunStatus.RUNNING or run.lease_owner != identity():
+        slot.release()  # the plan did not compile: the run already ended, nothing to execute
+        answer.set_result({"status": run.status, "error": run.error})
+        return answer
+    broadcast.listen_for_answer(run.id, lambda payload: _resolve(answer, payload))
+    thread = threading.Thread(target=_execute, args=(run, answer, slot), daemon=True,
+                              name=f"owlgrid-inline-{run.id}")
+    thread.start()
+    return answer
+
+
+def _execute(run: Run, answer: Future, slot: threading.BoundedSemaphore) -> None:
+    try:
+        Engine(run, identity(), fresh=True).execute()
+    except Exception:  # noqa: BLE001 - the lease expires and a worker resumes the run
+        logger.exception("run %s: inline execution failed; a worker will resume it", run.id)
+    finally:
+        broadcast.stop_listening_for_answer(run.id)
+        _resolve(answer, None)
+        close_old_connections()
+        slot.release()
+
+
+def _resolve(answer: Future, payload: dict[str, Any] | None) -> None:
+    with contextlib.suppress(InvalidStateError):  # the first word is the answer
+        answer.set_result(payload)

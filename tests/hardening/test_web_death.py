@@ -1,0 +1,77 @@
+"""The web process dies while it executes a synchronous trigger's run itself (runner/inline.py):
+the run is not lost, a worker resumes it from the journal once the lease expires, and no
+completed step is executed again."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+
+from environments.models import Deployment, Environment
+from runner.models import Run, StepEvent
+from tests.execution import start_daphne, wait_for_run, wait_until
+from workflows.format import workflow_import
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def deploy_slow_sync_workflow(peer_url: str) -> None:
+    environment, _ = Environment.objects.get_or_create(name="dev", defaults={"position": 1})
+    version = workflow_import(document={
+        "format": "owlgrid.workflow/v1", "name": "checkout",
+        "triggers": [{"name": "hook", "type": "http", "settings": {"mode": "sync", "timeout": 30},
+                      "access": {"mode": "public"}}],
+        "actions": [
+            {"name": "before", "type": "set_variable", "inputs": {"name": "n", "value": 1}},
+            {"name": "call", "type": "http_request", "inputs": {"url": peer_url}},
+            {"name": "answer", "type": "respond", "inputs": {"body": {"paid": True}}},
+        ],
+    }, publish=True)
+    Deployment.objects.create(workflow=version.workflow, environment=environment,
+                              version=version)
+
+
+def test_sigkill_of_the_web_process_mid_run_hands_the_run_to_a_worker(workers, http_peer):
+    def slow_first(request):
+        if len(http_peer.requests) == 1:
+            time.sleep(3)
+        return 200, {"Content-Type": "application/json"}, b'{"ok": true}'
+
+    http_peer.reply = slow_first
+    deploy_slow_sync_workflow(http_peer.url)
+    lease = {"OWLGRID_LEASE_SECONDS": "4", "OWLGRID_OUTBOUND_ALLOWLIST": "127.0.0.1"}
+    web, url = start_daphne(**lease)
+    caller = threading.Thread(target=lambda: _call_ignoring_errors(f"{url}/hooks/dev/checkout"))
+    caller.start()
+    try:
+        wait_until(lambda: http_peer.requests, timeout=30)
+        run = Run.objects.get()
+        assert run.status == "running" and ":web-" in run.lease_owner
+        assert run.lease_owner.split(":")[1] == str(web.pid)
+    finally:
+        os.killpg(web.pid, signal.SIGKILL)  # the web process, mid-step, no cleanup
+        web.wait(timeout=15)
+        caller.join(timeout=30)
+    assert Run.objects.get(id=run.id).status == "running"
+    workers.start(1, **lease)  # the sweeper re-queues the orphaned run once the lease expires
+    run = wait_for_run(run.id, timeout=60)
+    assert run.status == "completed", run.error
+    assert run.response["body"] == {"paid": True}
+    before = StepEvent.objects.filter(run=run, step_key="before")
+    assert list(before.values_list("status", flat=True)) == ["running", "completed"]
+    assert 1 <= len(http_peer.requests) <= 2
+    keys = {request["headers"].get("idempotency-key") for request in http_peer.requests}
+    assert len(keys) == 1  # a repeated call carries the same key
+    answered = StepEvent.objects.get(run=run, step_key="answer", status="completed")
+    assert ":web-" not in answered.worker
+
+
+def _call_ignoring_errors(url: str) -> None:
+    with contextlib.suppress(httpx.HTTPError):  # the server is killed under it
+        httpx.post(url, json={}, timeout=30)
