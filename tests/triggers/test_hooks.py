@@ -320,3 +320,21 @@ def test_bad_signatures_are_401(hmac_trigger, url, tamper):
     }[tamper]()
     assert httpx.post(url, content=body, headers=headers).status_code == 401
     assert nothing_started()
+
+
+def test_every_change_to_what_a_url_leads_to_is_seen_by_the_next_call(deploy, url, token,
+                                                                        redis_conn):
+    """Routes are re-used between calls (runner.hooks.deployed_route): never a stale one."""
+    from workflows.services import workflow_set_active
+
+    workflow = deploy(mode="async")
+    assert httpx.post(url, json={}, headers=auth(token)).status_code == 202
+    workflow_set_active(workflow=workflow, active=False)
+    assert httpx.post(url, json={}, headers=auth(token)).status_code == 404
+    workflow_set_active(workflow=workflow, active=True)
+    assert httpx.post(url, json={}, headers=auth(token)).status_code == 202
+    deploy(mode="async", methods=["PUT"])  # a new version replaces the deployed one
+    assert httpx.post(url, json={}, headers=auth(token)).status_code == 405
+    assert httpx.put(url, json={}, headers=auth(token)).status_code == 202
+    Deployment.objects.filter(workflow=workflow).delete()
+    assert httpx.put(url, json={}, headers=auth(token)).status_code == 404
