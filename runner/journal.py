@@ -8,6 +8,8 @@ only after commit.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -49,7 +51,6 @@ def _run_event(run: Run, status: str, **fields: Any) -> StepEvent:
 # --- creating and queueing ------------------------------------------------------------------
 
 
-@transaction.atomic
 def create_run(*, claimed_by: str | None = None, **fields: Any) -> Run:
     """Insert a queued run and queue its job once the transaction commits.
 
@@ -58,18 +59,54 @@ def create_run(*, claimed_by: str | None = None, **fields: Any) -> Run:
     dies, the lease expires and the sweeper queues the run for a worker like any orphan.
     """
     if claimed_by is None:
-        run = Run.objects.create(status=RunStatus.QUEUED, job_id=_new_job_id(), **fields)
-        _run_event(run, RunStatus.QUEUED).save()
-        queueing.enqueue_on_commit(run.id, run.job_id)
+        run = Run(status=RunStatus.QUEUED, job_id=_new_job_id(), **fields)
+        events = [_run_event(run, RunStatus.QUEUED)]
     else:
         now = timezone.now()
-        run = Run.objects.create(status=RunStatus.RUNNING, started_at=now, lease_owner=claimed_by,
-                                 lease_expires_at=now + lease_delta(), **fields)
+        run = Run(status=RunStatus.RUNNING, started_at=now, lease_owner=claimed_by,
+                  lease_expires_at=now + lease_delta(), **fields)
         check_run_transition(RunStatus.QUEUED, RunStatus.RUNNING)
-        StepEvent.objects.bulk_create([_run_event(run, RunStatus.QUEUED),
-                                       _run_event(run, RunStatus.RUNNING, worker=claimed_by)])
-    broadcast.run_status_on_commit(run)
+        events = [_run_event(run, RunStatus.QUEUED),
+                  _run_event(run, RunStatus.RUNNING, worker=claimed_by)]
+    with _one_statement_or_atomic():
+        _insert_run(run, events)
+        if claimed_by is None:
+            queueing.enqueue_on_commit(run.id, run.job_id)
+        broadcast.run_status_on_commit(run)
     return run
+
+
+def _one_statement_or_atomic() -> Any:
+    """PostgreSQL writes a run's creation or a step's commit as one statement, which is then its
+    own transaction (autocommit: no BEGIN and COMMIT round trips; `on_commit` callbacks run as
+    soon as it returns). Elsewhere, or inside a caller's transaction, an atomic block."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        return contextlib.nullcontext()
+    return transaction.atomic()
+
+
+def _insert_run(run: Run, events: list[StepEvent]) -> None:
+    if connection.vendor != "postgresql":
+        run.save(force_insert=True)
+        StepEvent.objects.bulk_create(events)
+        return
+    run_sql, run_params = _insert_sql(Run, [run])
+    events_sql, events_params = _insert_sql(StepEvent, events)
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH new_run AS ({run_sql}) {events_sql}", [*run_params, *events_params])
+    run._state.adding, run._state.db = False, connection.alias
+
+
+def _insert_sql(model: type, objects: list) -> tuple[str, list[Any]]:
+    """The INSERT Django would run for these objects (defaults, auto_now, JSON adaptation)."""
+    from django.db.models.sql import InsertQuery
+
+    meta = model._meta
+    fields = [field for field in meta.local_concrete_fields if field is not meta.auto_field]
+    query = InsertQuery(model)
+    query.insert_values(fields, objects)
+    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
+    return sql, list(params)
 
 
 def _new_job_id() -> str:
@@ -121,22 +158,25 @@ def _fence(run: Run, worker: str, **columns: Any) -> bool:
     per step, so it is the engine's hot path. `columns` are other fields of the run written by
     the same statement (the next log sequence number, the response).
     """
+    sql, params = _fence_sql(run, worker, columns)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise LeaseLost(f"worker {worker} lost the lease of run {run.id}")
+    return bool(row[1])
+
+
+def _fence_sql(run: Run, worker: str, columns: dict[str, Any]) -> tuple[str, list[Any]]:
     meta = Run._meta
     assignments, values = ["lease_expires_at = %s"], [timezone.now() + lease_delta()]
     for name, value in columns.items():
         field = meta.get_field(name)
         assignments.append(f"{field.column} = %s")
         values.append(field.get_db_prep_save(value, connection))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {meta.db_table} SET {', '.join(assignments)} "  # noqa: S608 - our names
-            "WHERE id = %s AND lease_owner = %s RETURNING cancel_requested",
-            [*values, _db_uuid(run.id), worker],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        raise LeaseLost(f"worker {worker} lost the lease of run {run.id}")
-    return bool(row[0])
+    sql = (f"UPDATE {meta.db_table} SET {', '.join(assignments)} "  # noqa: S608 - our names
+           "WHERE id = %s AND lease_owner = %s RETURNING id, cancel_requested")
+    return sql, [*values, _db_uuid(run.id), worker]
 
 
 def _db_uuid(value: Any) -> Any:
@@ -165,25 +205,92 @@ def commit(
     Each event dict holds step_key, action_name, action_type, status, previous (the step's
     status before), attempt, and optionally inputs, output and error.
     """
-    rows = []
     for event in events:
         check_step_transition(event.pop("previous", None), event["status"])
-        rows.append(StepEvent(run=run, worker=worker, **event))
     columns: dict[str, Any] = {}
     if lines:
         columns["next_log_seq"] = lines[-1]["seq"] + 1
     if response is not None:
         columns["response"] = response
-    with transaction.atomic():
-        cancel = _fence(run, worker, **columns)
-        if rows:
-            StepEvent.objects.bulk_create(rows)
+    # On PostgreSQL the single statement is its own transaction (autocommit): no BEGIN and
+    # COMMIT round trips; `on_commit` callbacks then run as soon as it returns.
+    one_statement = connection.vendor == "postgresql"
+    atomic = (contextlib.nullcontext() if one_statement and not connection.in_atomic_block
+              else transaction.atomic())
+    with atomic:
+        if one_statement:
+            cancel = _commit_in_one_statement(run, worker, events, lines, columns)
+        else:
+            cancel = _fence(run, worker, **columns)
+            if events:
+                StepEvent.objects.bulk_create(
+                    StepEvent(run=run, worker=worker, **event) for event in events)
+            if lines:
+                _insert_lines(run, lines)
         if lines:
-            _insert_lines(run, lines)
             broadcast.log_lines_on_commit(run.id, lines)
         if response is not None:
             broadcast.run_answer_on_commit(run.id, {"response": response})
     return cancel
+
+
+EVENT_COLUMNS = ("step_key", "action_name", "action_type", "status", "attempt", "inputs",
+                 "output", "error")
+
+
+def _commit_in_one_statement(run: Run, worker: str, events: list[dict[str, Any]],
+                             lines: list[dict[str, Any]], columns: dict[str, Any]) -> bool:
+    """PostgreSQL: the fence, the events and the lines in one statement (data-modifying CTEs;
+    nothing is inserted unless the fence's UPDATE found the lease). A step's commit is the
+    engine's hot path, and on PostgreSQL each statement is a round trip: four statements cost
+    2.7 ms per step, most of it waiting for the server."""
+    fence_sql, params = _fence_sql(run, worker, columns)
+    parts = [f"WITH fence AS ({fence_sql})"]
+    now = timezone.now()
+    if events:
+        meta = StepEvent._meta
+        names = ("run", *EVENT_COLUMNS, "worker", "created_at")
+        target = ", ".join(meta.get_field(name).column for name in names)
+        parts.append(
+            f", events AS (INSERT INTO {meta.db_table} ({target}) "  # noqa: S608 - our names
+            "SELECT fence.id, e.k, e.n, e.t, e.s, e.a, e.i::jsonb, e.o::jsonb, e.r::jsonb, %s, %s "
+            "FROM fence, unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[], "
+            "%s::text[], %s::text[], %s::text[]) WITH ORDINALITY AS e(k, n, t, s, a, i, o, r, x) "
+            "ORDER BY e.x)"
+        )
+        params += [worker, now,
+                   *([event[name] for event in events] for name in EVENT_COLUMNS[:4]),
+                   [event.get("attempt", 1) for event in events],
+                   *([_json_or_null(event.get(name)) for event in events]
+                     for name in ("inputs", "output", "error"))]
+    if lines:
+        meta = LogLine._meta
+        target = ", ".join(meta.get_field(name).column for name in LOG_COLUMNS)
+        parts.append(
+            f", lines AS (INSERT INTO {meta.db_table} ({target}) "  # noqa: S608 - our names
+            "SELECT fence.id, t.s, t.k, t.l, t.m, %s FROM fence, unnest(%s::bigint[], "
+            "%s::text[], %s::text[], %s::text[]) AS t(s, k, l, m))"
+        )
+        params += [now, *_line_arrays(lines)]
+    parts.append(" SELECT cancel_requested FROM fence")
+    with connection.cursor() as cursor:
+        cursor.execute("".join(parts), params)
+        row = cursor.fetchone()
+    if row is None:
+        raise LeaseLost(f"worker {worker} lost the lease of run {run.id}")
+    return bool(row[0])
+
+
+def _json_or_null(value: Any) -> str | None:
+    """A JSONField's value as PostgreSQL receives it (None is SQL NULL, as Django stores it)."""
+    return None if value is None else json.dumps(value)
+
+
+def _line_arrays(lines: list[dict[str, Any]]) -> list[list[Any]]:
+    return [[line["seq"] for line in lines],
+            [line.get("step_key", "") for line in lines],
+            [line.get("level", "info") for line in lines],
+            [line["message"] for line in lines]]
 
 
 LOG_COLUMNS = ("run", "seq", "step_key", "level", "message", "created_at")
@@ -198,10 +305,7 @@ def _insert_lines(run: Run, lines: list[dict[str, Any]]) -> None:
     columns = ", ".join(meta.get_field(name).column for name in LOG_COLUMNS)
     created_at = meta.get_field("created_at").get_db_prep_save(timezone.now(), connection)
     run_id = _db_uuid(run.id)
-    seqs = [line["seq"] for line in lines]
-    keys = [line.get("step_key", "") for line in lines]
-    levels = [line.get("level", "info") for line in lines]
-    messages = [line["message"] for line in lines]
+    seqs, keys, levels, messages = _line_arrays(lines)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
