@@ -140,7 +140,7 @@ def daphne_server(transactional_db, redis_conn):
     env = dict(os.environ, DATABASE_URL=test_database_url(), REDIS_URL=settings.REDIS_URL,
                PYTHONUNBUFFERED="1")
     process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+        [sys.executable, "-m", "owlgrid_site.webserver", "-b", "127.0.0.1", "-p", str(port),
          "owlgrid_site.web:application"],
         cwd=BASE_DIR, env=env, start_new_session=True,
     )
