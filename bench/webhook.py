@@ -67,7 +67,7 @@ def prepare() -> None:
 def start_web(port: int) -> subprocess.Popen:
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="bench.settings")
     process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+        [sys.executable, "-m", "owlgrid_site.webserver", "-b", "127.0.0.1", "-p", str(port),
          "owlgrid_site.web:application"],
         cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -9,11 +9,13 @@ from __future__ import annotations
 import base64
 import json
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
 
 MASK = "••••••"
 MIN_MASKED_LENGTH = 4
@@ -25,6 +27,11 @@ class SecretDecryptionError(ValueError):
 
 @cache
 def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    # Imported on the first secret encrypted or decrypted, not with this module: cryptography's
+    # Rust bindings are ≈ 8 MB resident, and an idle worker, or one whose runs use no secret,
+    # never needs them (docs/performance.md, "Memory").
+    from cryptography.fernet import Fernet, MultiFernet
+
     return MultiFernet([Fernet(key) for key in keys])
 
 
@@ -37,6 +44,8 @@ def encrypt(plaintext: str) -> str:
 
 
 def decrypt(token: str) -> str:
+    from cryptography.fernet import InvalidToken
+
     try:
         return fernet().decrypt(token.encode()).decode()
     except InvalidToken:
@@ -47,6 +56,8 @@ def decrypt(token: str) -> str:
 
 def rotate(token: str) -> str:
     """Re-encrypt with the first (newest) key."""
+    from cryptography.fernet import InvalidToken
+
     try:
         return fernet().rotate(token.encode()).decode()
     except InvalidToken:

@@ -6,6 +6,8 @@ at start-up instead of surfacing later as a strange behaviour (healthchecks' `en
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
 import socket
@@ -79,26 +81,35 @@ def secret_key(var_dir: Path) -> str:
     return read_or_create_secret(var_dir / "secret_key", lambda: secrets.token_urlsafe(50))
 
 
+def fernet_key_is_valid(key: str) -> bool:
+    """What cryptography's `Fernet(key)` accepts, checked without importing cryptography (its
+    Rust bindings are ≈ 8 MB resident; docs/performance.md): url-safe base64 of 32 bytes,
+    decoded the same way (`base64.urlsafe_b64decode`)."""
+    try:
+        return len(base64.urlsafe_b64decode(key)) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
+def new_fernet_key() -> str:
+    """The same as `Fernet.generate_key()`: 32 random bytes, url-safe base64."""
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
 def secrets_keys(var_dir: Path) -> list[str]:
     """The MultiFernet keys, newest first; the first one encrypts, all of them decrypt."""
-    from cryptography.fernet import Fernet
-
     raw = os.environ.get("OWLGRID_SECRETS_KEYS")
     if raw is None:
-        raw = read_or_create_secret(
-            var_dir / "secrets_keys", lambda: Fernet.generate_key().decode()
-        )
+        raw = read_or_create_secret(var_dir / "secrets_keys", new_fernet_key)
     keys = [key.strip() for key in raw.split(",") if key.strip()]
     if not keys:
         raise ImproperlyConfigured("OWLGRID_SECRETS_KEYS is empty")
     for index, key in enumerate(keys):
-        try:
-            Fernet(key)
-        except (ValueError, TypeError):
+        if not fernet_key_is_valid(key):
             raise ImproperlyConfigured(
                 f"OWLGRID_SECRETS_KEYS item {index + 1} is not a valid Fernet key "
                 "(32 url-safe base64-encoded bytes)"
-            ) from None
+            )
     return keys
 
 

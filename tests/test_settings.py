@@ -61,3 +61,46 @@ def test_keys_are_generated_once_outside_the_repository(tmp_path):
 
 def test_debug_is_off_unless_asked(tmp_path):
     assert start(tmp_path, DEBUG="yes").stdout.split()[2] == "True"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "not-a-fernet-key",
+        "",
+        "=" * 44,
+        "YWJj",  # base64 of 3 bytes
+        "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ",  # 43 characters: bad padding
+        "é" * 44,
+    ],
+)
+def test_the_key_check_refuses_what_fernet_refuses(key):
+    from cryptography.fernet import Fernet
+
+    from owlgrid_site.envconf import fernet_key_is_valid
+
+    with pytest.raises(ValueError):
+        Fernet(key)
+    assert not fernet_key_is_valid(key)
+
+
+def test_the_key_check_accepts_what_fernet_accepts():
+    from cryptography.fernet import Fernet
+
+    from owlgrid_site.envconf import fernet_key_is_valid, new_fernet_key
+
+    for key in [new_fernet_key(), Fernet.generate_key().decode()]:
+        Fernet(key)
+        assert fernet_key_is_valid(key)
+
+
+def test_settings_do_not_load_cryptography(tmp_path):
+    """An idle worker never needs it (docs/performance.md, "Memory"); the first secret does."""
+    # redis-py imports the bare `cryptography` package to know whether it is there; that is cheap.
+    probe = PROBE + "; import sys; print('cryptography.hazmat.bindings._rust' in sys.modules)"
+    clean = {k: v for k, v in os.environ.items() if k != "OWLGRID_SECRETS_KEYS"}
+    clean.update(OWLGRID_VAR_DIR=str(tmp_path / "var"))
+    done = subprocess.run([sys.executable, "-c", probe], cwd=BASE, env=clean,
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "False"

@@ -64,7 +64,8 @@ class Command(BaseCommand):
 
     def start_web(self, options: dict, env: dict) -> subprocess.Popen:
         return subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "daphne", "-b", options["host"], "-p", str(options["port"]),
+            [sys.executable, "-m", "owlgrid_site.webserver", "-b", options["host"],
+             "-p", str(options["port"]),
              "owlgrid_site.web:application"],
             env=env,
         )

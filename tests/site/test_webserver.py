@@ -1,0 +1,50 @@
+"""The web server's command is Daphne's, minus the TLS stack and the NVX accelerators unless an
+endpoint (where TLS can be asked for) is given."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from owlgrid_site.webserver import asks_for_endpoints
+
+BASE = Path(__file__).resolve().parents[2]
+PROBE = (
+    "import sys; from owlgrid_site.webserver import prepare; prepare(sys.argv[1:]); "
+    "import daphne.server; "
+    "print(sys.modules.get('OpenSSL') is not None, 'cryptography.x509' in sys.modules)"
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["-b", "127.0.0.1", "-p", "8000", "owlgrid_site.web:application"], False),
+        (["-u", "/run/owlgrid.sock", "owlgrid_site.web:application"], False),
+        (["-e", "ssl:443:privateKey=key.pem", "owlgrid_site.web:application"], True),
+        (["--endpoint=ssl:443", "owlgrid_site.web:application"], True),
+        (["-essl:443", "owlgrid_site.web:application"], True),
+    ],
+)
+def test_endpoints_are_recognised(args, expected):
+    assert asks_for_endpoints(args) is expected
+
+
+def run_probe(*args: str) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if k != "AUTOBAHN_USE_NVX"}
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=BASE, env=env,
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_plain_http_leaves_tls_out():
+    assert run_probe("-b", "127.0.0.1", "-p", "8000") == ["False", "False"]
+
+
+def test_an_endpoint_keeps_tls_available():
+    assert run_probe("-e", "ssl:8443:privateKey=key.pem") == ["True", "True"]
