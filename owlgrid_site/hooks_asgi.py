@@ -28,6 +28,14 @@ SECURITY_HEADERS = {
 
 
 class HooksHandler(ASGIHandler):
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        # Django runs each request in a ThreadSensitiveContext, which starts a thread per request
+        # for its synchronous parts. The trigger view is async and runs its database work in
+        # the thread pool; what is left (the request signals) shares one thread.
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        await self.handle(scope, receive, send)
+
     def load_middleware(self, is_async: bool = False) -> None:
         self._view_middleware = []
         self._template_response_middleware = []

@@ -58,7 +58,7 @@ async def hook(request: HttpRequest, environment: str, workflow: str) -> HttpRes
     """Async so that callers waiting for a synchronous answer hold no thread (under ASGI,
     sync views share one thread). The database work runs in the thread pool."""
     try:
-        outcome = await sync_to_async(handle, thread_sensitive=False)(
+        outcome = await sync_to_async(handle_and_release, thread_sensitive=False)(
             request, environment, workflow
         )
     except Reject as reject:
@@ -66,6 +66,22 @@ async def hook(request: HttpRequest, environment: str, workflow: str) -> HttpRes
     if isinstance(outcome, Pending):
         return await answer_when_ready(outcome)
     return outcome
+
+
+def handle_and_release(request: HttpRequest, environment_name: str,
+                       workflow_name: str) -> HttpResponse | Pending:
+    try:
+        return handle(request, environment_name, workflow_name)
+    finally:
+        release_connection()
+
+
+def release_connection() -> None:
+    """Give this pool thread's PostgreSQL connection back to the pool. Django returns a request's
+    connections on `request_finished`, in another thread: without this, each of the pool
+    threads that ran a trigger call kept one checked out. SQLite connections stay open."""
+    if connection.vendor == "postgresql":
+        close_old_connections()
 
 
 def handle(request: HttpRequest, environment_name: str,
@@ -370,7 +386,7 @@ def _response_row(run_id: Any) -> dict[str, Any] | None:
     try:
         return Run.objects.filter(id=run_id).values("response", "status", "error").first()
     finally:
-        close_old_connections()
+        release_connection()
 
 
 def as_http(answer: dict[str, Any], *, replayed: bool = False) -> HttpResponse:

@@ -169,7 +169,8 @@ def _fence(run: Run, worker: str, **columns: Any) -> bool:
 
 def _fence_sql(run: Run, worker: str, columns: dict[str, Any]) -> tuple[str, list[Any]]:
     meta = Run._meta
-    assignments, values = ["lease_expires_at = %s"], [timezone.now() + lease_delta()]
+    columns = {"lease_expires_at": timezone.now() + lease_delta(), **columns}
+    assignments, values = [], []
     for name, value in columns.items():
         field = meta.get_field(name)
         assignments.append(f"{field.column} = %s")
@@ -239,7 +240,8 @@ EVENT_COLUMNS = ("step_key", "action_name", "action_type", "status", "attempt", 
 
 
 def _commit_in_one_statement(run: Run, worker: str, events: list[dict[str, Any]],
-                             lines: list[dict[str, Any]], columns: dict[str, Any]) -> bool:
+                             lines: list[dict[str, Any]], columns: dict[str, Any],
+                             *, release_locks: bool = False) -> Any:
     """PostgreSQL: the fence, the events and the lines in one statement (data-modifying CTEs;
     nothing is inserted unless the fence's UPDATE found the lease). A step's commit is the
     engine's hot path, and on PostgreSQL each statement is a round trip: four statements cost
@@ -272,13 +274,18 @@ def _commit_in_one_statement(run: Run, worker: str, events: list[dict[str, Any]]
             "%s::text[], %s::text[], %s::text[]) AS t(s, k, l, m))"
         )
         params += [now, *_line_arrays(lines)]
-    parts.append(" SELECT cancel_requested FROM fence")
+    if release_locks:
+        parts.append(f", locks AS (DELETE FROM {RunLock._meta.db_table} "  # noqa: S608
+                     "WHERE run_id IN (SELECT id FROM fence) RETURNING name)")
+        parts.append(" SELECT cancel_requested, ARRAY(SELECT name FROM locks) FROM fence")
+    else:
+        parts.append(" SELECT cancel_requested FROM fence")
     with connection.cursor() as cursor:
         cursor.execute("".join(parts), params)
         row = cursor.fetchone()
     if row is None:
         raise LeaseLost(f"worker {worker} lost the lease of run {run.id}")
-    return bool(row[0])
+    return list(row[1]) if release_locks else bool(row[0])
 
 
 def _json_or_null(value: Any) -> str | None:
@@ -374,32 +381,58 @@ def finish(
     error: dict[str, Any] | None = None,
 ) -> None:
     """End the run, free its locks and wake whoever waited on it."""
+    fields = {"result": result, "error": error, "status_reason": "", "wake_at": None,
+              "holds_slot": False, "lease_owner": "", "lease_expires_at": None}
+    if worker is not None and _finishes_in_one_statement(run):
+        released = _finish_in_one_statement(run, worker, status, fields)
+        with transaction.atomic():  # no round trip unless a waiter is woken
+            _after_finish(run, status, error, released)
+        return
     with transaction.atomic():
         if worker is not None:
             _fence(run, worker)
-        _set_run_status(
-            run,
-            status,
-            result=result,
-            error=error,
-            status_reason="",
-            wake_at=None,
-            holds_slot=False,
-            lease_owner="",
-            lease_expires_at=None,
-        )
-        for name in _release_locks(run):
-            wake_first_waiter(reason=f"lock:{name}")
-        if run.workflow.concurrency_limit:
-            wake_first_waiter(reason="concurrency", workflow_id=run.workflow_id)
-        if run.parent_run_id:
-            wake(run.parent_run_id)
-        broadcast.run_status_on_commit(run)
-        if run.trigger_type == "http":
-            # A synchronous caller may be waiting (for a run that never responded).
-            broadcast.run_answer_on_commit(run.id, {"status": status, "error": error})
-        if run.environment_id is not None:  # reactions watch runs in an environment only
-            transaction.on_commit(lambda: _react_to_finish(run.id, run.environment_id))
+        _set_run_status(run, status, **fields)
+        _after_finish(run, status, error, _release_locks(run))
+
+
+def _finishes_in_one_statement(run: Run) -> bool:
+    """PostgreSQL, a run nobody waits on under a concurrency limit or as a parent: the fence,
+    the status, its event and the release of its locks are one statement (a waiter on a
+    released lock is woken right after; the sweeper wakes it if this process dies between)."""
+    return (connection.vendor == "postgresql" and not connection.in_atomic_block
+            and not run.workflow.concurrency_limit
+            and not run.parent_run_id)
+
+
+def _finish_in_one_statement(run: Run, worker: str, status: str,
+                             fields: dict[str, Any]) -> list[str]:
+    check_run_transition(run.status, status)
+    now = timezone.now()
+    fields = {**fields, "status": status, "finished_at": now}
+    event = {"step_key": RUN_KEY, "action_name": "", "action_type": "run", "status": status,
+             "attempt": 1, "inputs": None, "output": fields["result"], "error": fields["error"]}
+    released = _commit_in_one_statement(run, worker, [event], [], fields, release_locks=True)
+    run.status, run.finished_at = status, now
+    for name, value in fields.items():
+        setattr(run, name, value)
+    return released
+
+
+def _after_finish(run: Run, status: str, error: dict[str, Any] | None,
+                  released: list[str]) -> None:
+    """Inside the finishing transaction: wake the waiters, tell the viewers and the caller."""
+    for name in released:
+        wake_first_waiter(reason=f"lock:{name}")
+    if run.workflow.concurrency_limit:
+        wake_first_waiter(reason="concurrency", workflow_id=run.workflow_id)
+    if run.parent_run_id:
+        wake(run.parent_run_id)
+    broadcast.run_status_on_commit(run)
+    if run.trigger_type == "http":
+        # A synchronous caller may be waiting (for a run that never responded).
+        broadcast.run_answer_on_commit(run.id, {"status": status, "error": error})
+    if run.environment_id is not None:  # reactions watch runs in an environment only
+        transaction.on_commit(lambda: _react_to_finish(run.id, run.environment_id))
 
 
 def _release_locks(run: Run) -> list[str]:

@@ -11,12 +11,12 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from environments.models import Deployment
 from runner.models import Run
 from workflows.expressions import ExpressionError, render_string, truthy
-from workflows.models import Record, Trigger
+from workflows.models import Record, Trigger, Workflow
 
 logger = logging.getLogger("owlgrid.runner")
 
@@ -35,6 +35,21 @@ def _deployments_with(environment_id: Any, trigger_type: str):
     on the trigger in SQL matters: this runs after every run, and most deployments have none."""
     return Deployment.objects.filter(environment_id=environment_id, workflow__active=True,
                                      version__triggers__type=trigger_type)
+
+
+def anyone_watches_runs(environment_id: Any) -> bool:
+    """Whether a live deployment in the environment has a run-event trigger: asked after every
+    run, and almost always no. One raw query (the ORM spent more building it than running it)."""
+    tables = {"d": Deployment._meta.db_table, "w": Workflow._meta.db_table,
+              "t": Trigger._meta.db_table}
+    sql = (  # noqa: S608 - our table names; the values are parameters
+        "SELECT 1 FROM {d} d JOIN {w} w ON w.id = d.workflow_id "
+        "JOIN {t} t ON t.version_id = d.version_id "
+        "WHERE d.environment_id = %s AND w.active AND t.type = %s LIMIT 1"
+    ).format(**tables)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [environment_id, Trigger.Type.RUN.value])
+        return cursor.fetchone() is not None
 
 
 def record_written(*, run: Run, collection: str, record_id: str, event: str) -> list[Run]:
@@ -81,9 +96,7 @@ def run_finished(run_id: Any, environment_id: Any = None) -> None:
     from runner import services
 
     try:
-        if environment_id is not None and not _deployments_with(
-            environment_id, Trigger.Type.RUN
-        ).exists():
+        if environment_id is not None and not anyone_watches_runs(environment_id):
             return
         run = Run.objects.select_related("workflow", "environment").filter(id=run_id).first()
         if run is None or run.environment_id is None:
