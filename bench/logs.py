@@ -2,8 +2,10 @@
 
 One run writes 10,000 lines as fast as it can, once the client is connected to the run's
 websocket (the run's first step waits half a second for it); the client records when each
-line arrives. Latency = arrival − the line's commit time (its created_at,
-stamped inside the committing transaction). Also: lines per second, and lines lost (0 expected).
+line arrives. Latency = arrival − the line's commit: the `committed_at` the runner stamps on each
+line once its transaction has committed (the issue's "log line committed → websocket client").
+Also from the line's `created_at` (stamped before the INSERT, so it adds the INSERT and the
+commit: `log_from_insert_*`), lines per second, and lines lost (0 expected).
 After a warm-up burst, REPEATS bursts: the figures are medians of their percentiles; lines lost
 is the total over all of them.
 """
@@ -54,7 +56,8 @@ def start_run():
     return services.run_start(workflow=workflow, trigger_type="manual")
 
 
-async def watch(url: str, cookie: str, arrivals: dict[int, float]) -> None:
+async def watch(url: str, cookie: str, arrivals: dict[int, float],
+                committed: dict[int, float]) -> None:
     import websockets
 
     async with websockets.connect(url, additional_headers={"Cookie": cookie,
@@ -65,6 +68,8 @@ async def watch(url: str, cookie: str, arrivals: dict[int, float]) -> None:
                 now = time.time()
                 for line in message["lines"]:
                     arrivals.setdefault(line["seq"], now)
+                    if "committed_at" in line:  # lines read from the database have none
+                        committed.setdefault(line["seq"], line["committed_at"])
             elif message["status"] in {"completed", "failed"}:
                 return
 
@@ -74,19 +79,26 @@ def burst_once(port: int, cookie: str) -> dict:
 
     run = start_run()
     arrivals: dict[int, float] = {}
-    asyncio.run(watch(f"ws://127.0.0.1:{port}/ws/runs/{run.id}/", cookie, arrivals))
+    committed: dict[int, float] = {}
+    asyncio.run(watch(f"ws://127.0.0.1:{port}/ws/runs/{run.id}/", cookie, arrivals, committed))
     wait_until(lambda: Run.objects.get(id=run.id).status == "completed", 60)
-    committed = dict(LogLine.objects.filter(run=run).values_list("seq", "created_at"))
-    latencies = [(arrivals[seq] - committed[seq].timestamp()) * 1000
-                 for seq in committed if seq in arrivals]
-    first = min(committed.values())
-    last = max(committed.values())
+    created = dict(LogLine.objects.filter(run=run).values_list("seq", "created_at"))
+    from_insert = [(arrivals[seq] - created[seq].timestamp()) * 1000
+                   for seq in created if seq in arrivals]
+    # A line that reached the client from the database backlog (no commit stamp) counts from
+    # its created_at: never better than its live latency.
+    from_commit = [(arrivals[seq] - committed.get(seq, created[seq].timestamp())) * 1000
+                   for seq in created if seq in arrivals]
+    first = min(created.values())
+    last = max(created.values())
     return {
-        "p50": percentile(latencies, 50),
-        "p95": percentile(latencies, 95),
-        "lost": len(set(committed) - set(arrivals)),
-        "per_s": len(committed) / max((last - first).total_seconds(), 1e-3),
-        "lines": len(committed),
+        "p50": percentile(from_commit, 50),
+        "p95": percentile(from_commit, 95),
+        "insert_p50": percentile(from_insert, 50),
+        "insert_p95": percentile(from_insert, 95),
+        "lost": len(set(created) - set(arrivals)),
+        "per_s": len(created) / max((last - first).total_seconds(), 1e-3),
+        "lines": len(created),
     }
 
 
@@ -104,6 +116,8 @@ def measure() -> dict:
             "log_p50_ms": round(median([b["p50"] for b in bursts]), 2),
             "log_p95_ms": round(median([b["p95"] for b in bursts]), 2),
             "log_p95_ms_each": [b["p95"] for b in bursts],
+            "log_from_insert_p50_ms": round(median([b["insert_p50"] for b in bursts]), 2),
+            "log_from_insert_p95_ms": round(median([b["insert_p95"] for b in bursts]), 2),
             "log_lines_lost": sum(b["lost"] for b in bursts),
             "log_lines_per_s": round(median([b["per_s"] for b in bursts])),
             "log_lines": sum(b["lines"] for b in bursts),

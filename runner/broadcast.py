@@ -137,6 +137,9 @@ def log_lines_on_commit(run_id: Any, lines: list[dict[str, Any]]) -> None:
     ]
 
     def send() -> None:
+        committed_at = time.time()  # when the lines became durable; viewers may measure from it
+        for line in payload:
+            line["committed_at"] = committed_at
         sent = None
         for start in range(0, len(payload), BATCH):
             sent = _send(run_group(run_id),
