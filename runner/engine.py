@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import close_old_connections
 from django.utils import timezone
 
-from runner import journal
+from runner import journal, lease_keeper
 from runner.bindings import Bindings, load_bindings
 from runner.context import Park, RunCancelled, StepCtx
 from runner.models import Run, RunStatus, StepEvent, StepStatus
@@ -144,16 +143,13 @@ class Engine:
     # --- entry point -----------------------------------------------------------------------
 
     def execute(self) -> None:
-        heartbeat = threading.Thread(target=self._heartbeat, daemon=True)
-        stop_heartbeat = threading.Event()
-        self._stop_heartbeat = stop_heartbeat
-        heartbeat.start()
+        lease_keeper.keeper.keep(self)
         try:
             self._execute()
         except journal.LeaseLost:
             logger.warning("run %s: lease lost, dropping this execution", self.run.id)
         finally:
-            stop_heartbeat.set()
+            lease_keeper.keeper.release(self)
 
     def _execute(self) -> None:
         if not journal.take_concurrency_slot(self.run):
@@ -425,19 +421,6 @@ class Engine:
         from environments.secrets import mask_value
 
         return mask_value(value, self.secret_values)
-
-    def _heartbeat(self) -> None:
-        interval = max(1.0, settings.OWLGRID_LEASE_SECONDS / 3)
-        try:
-            while not self._stop_heartbeat.wait(interval):
-                try:
-                    if journal.heartbeat(self.run, self.worker):
-                        self.cancel = True
-                except journal.LeaseLost:
-                    self.lost.set()
-                    return
-        finally:
-            connections.close_all()
 
 
 def _attempt_for(record: StepRecord | None) -> int:

@@ -1,0 +1,84 @@
+"""One thread per process renews the leases of the runs the process is executing.
+
+A run's lease says "this process is executing it"; a run whose lease is not renewed within
+`OWLGRID_LEASE_SECONDS` is taken over by another worker. Each engine used to start a heartbeat
+thread of its own: a thread start (and its hand-off of the interpreter) per run, on the path of
+every run, for runs that mostly end long before their first renewal. Here one daemon thread per
+process renews every registered run's lease once a third of the lease time has passed since
+its last renewal, and tells the engine when the run was cancelled or the lease lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Protocol
+
+from django.conf import settings
+from django.db import connections
+
+from runner import journal
+
+logger = logging.getLogger("owlgrid.runner")
+TICK_SECONDS = 0.25
+
+
+class Leased(Protocol):
+    run: journal.Run
+    worker: str
+    cancel: bool
+    lost: threading.Event
+
+
+class LeaseKeeper:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.renewed: dict[int, tuple[Leased, float]] = {}
+        self.pid = 0
+
+    def keep(self, engine: Leased) -> None:
+        with self.lock:
+            if self.pid != os.getpid():  # first use, or a forked child: no thread here yet
+                self.pid = os.getpid()
+                self.renewed = {}
+                threading.Thread(target=self._loop, name="owlgrid-leases", daemon=True).start()
+            self.renewed[id(engine)] = (engine, time.monotonic())
+
+    def release(self, engine: Leased) -> None:
+        with self.lock:
+            self.renewed.pop(id(engine), None)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(TICK_SECONDS)
+            try:
+                if self._renew_due():
+                    connections.close_all()  # a pooled connection goes back to the pool
+            except Exception:  # noqa: BLE001 - the keeper must outlive a database hiccup
+                logger.warning("renewing leases failed; retrying", exc_info=True)
+
+    def _renew_due(self) -> int:
+        interval = max(1.0, settings.OWLGRID_LEASE_SECONDS / 3)
+        now = time.monotonic()
+        with self.lock:
+            due = [engine for engine, at in self.renewed.values() if now - at >= interval]
+        for engine in due:
+            self._renew(engine)
+        return len(due)
+
+    def _renew(self, engine: Leased) -> None:
+        try:
+            if journal.heartbeat(engine.run, engine.worker):
+                engine.cancel = True
+        except journal.LeaseLost:
+            engine.lost.set()
+            self.release(engine)
+            return
+        with self.lock:
+            if id(engine) in self.renewed:
+                self.renewed[id(engine)] = (engine, time.monotonic())
+
+
+keeper = LeaseKeeper()
