@@ -213,13 +213,8 @@ def commit(
         columns["next_log_seq"] = lines[-1]["seq"] + 1
     if response is not None:
         columns["response"] = response
-    # On PostgreSQL the single statement is its own transaction (autocommit): no BEGIN and
-    # COMMIT round trips; `on_commit` callbacks then run as soon as it returns.
-    one_statement = connection.vendor == "postgresql"
-    atomic = (contextlib.nullcontext() if one_statement and not connection.in_atomic_block
-              else transaction.atomic())
-    with atomic:
-        if one_statement:
+    with _one_statement_or_atomic():
+        if connection.vendor == "postgresql":
             cancel = _commit_in_one_statement(run, worker, events, lines, columns)
         else:
             cancel = _fence(run, worker, **columns)
@@ -306,23 +301,14 @@ LOG_COLUMNS = ("run", "seq", "step_key", "level", "message", "created_at")
 def _insert_lines(run: Run, lines: list[dict[str, Any]]) -> None:
     """Log lines are written by SQL built here, not `bulk_create`: a model instance per line
     cost about 70 µs, so a 500-line burst held the worker (and its live viewers) for 35 ms.
-    PostgreSQL gets one statement over arrays (a 500-row VALUES list costs psycopg 15 ms just to
-    parse its 3,000 placeholders; `executemany` costs a round trip per row)."""
+    (PostgreSQL writes them inside `_commit_in_one_statement`, over arrays: a 500-row VALUES
+    list cost psycopg 15 ms just to parse its 3,000 placeholders.)"""
     meta = LogLine._meta
     columns = ", ".join(meta.get_field(name).column for name in LOG_COLUMNS)
     created_at = meta.get_field("created_at").get_db_prep_save(timezone.now(), connection)
     run_id = _db_uuid(run.id)
-    seqs, keys, levels, messages = _line_arrays(lines)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"INSERT INTO {meta.db_table} ({columns}) "  # noqa: S608 - our names
-                "SELECT %s, s, k, l, m, %s FROM unnest(%s::bigint[], %s::text[], %s::text[], "
-                "%s::text[]) AS t(s, k, l, m)",
-                [run_id, created_at, seqs, keys, levels, messages],
-            )
-            return
-        rows = list(zip(seqs, keys, levels, messages, strict=True))
+        rows = list(zip(*_line_arrays(lines), strict=True))
         size = max(1, connection.ops.bulk_batch_size(list(LOG_COLUMNS), rows))
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]

@@ -111,6 +111,9 @@ def test_build_publish_test_run_move_diff_restore(browser_page, daphne_server, w
     page.click("#publish-button")
     expect(page.locator(".editor-bar h1")).to_contain_text("draft v2")
     expect(page.locator('#versions li[data-version="1"]')).to_contain_text("first cut")
+    # Publishing reloads the editor: let it settle before typing into it (a click could race
+    # with the reload's last swaps).
+    page.wait_for_load_state("networkidle")
 
     page.fill("#sample", '{"go": true, "items": [1, 2]}')
     page.click("#test-run-button")
