@@ -32,6 +32,7 @@ QUEUE_LIMIT = 10_000  # messages waiting for Redis; beyond that viewers catch up
 DRAIN_SECONDS = 2.0  # at exit, how long to wait for queued messages
 LOG_SEND_WAIT_SECONDS = 0.1  # bound on the back-pressure wait (Redis slow or away)
 BACKPRESSURE_LINES = 100  # a batch this large means the run is logging in a tight loop
+BACKPRESSURE_MESSAGES = 20  # so does a backlog this long (a run's own status messages are 2)
 ANSWER_TTL_SECONDS = 120  # longer than the longest synchronous wait (60 s)
 
 
@@ -148,7 +149,8 @@ def log_lines_on_commit(run_id: Any, lines: list[dict[str, Any]]) -> None:
         # lines to reach Redis before writing more, instead of taking the CPU that Daphne and
         # the viewers need to deliver them on a small machine, and letting a backlog build up.
         # A step that logs a line or two does not wait: that would only delay the run.
-        if sent is not None and (len(payload) >= BACKPRESSURE_LINES or _sender.pending > 1):
+        if sent is not None and (len(payload) >= BACKPRESSURE_LINES
+                                 or _sender.pending > BACKPRESSURE_MESSAGES):
             sent.wait(LOG_SEND_WAIT_SECONDS)
 
     transaction.on_commit(send)

@@ -219,8 +219,7 @@ def commit(
         else:
             cancel = _fence(run, worker, **columns)
             if events:
-                StepEvent.objects.bulk_create(
-                    StepEvent(run=run, worker=worker, **event) for event in events)
+                _insert_events(run, worker, events)
             if lines:
                 _insert_lines(run, lines)
         if lines:
@@ -281,6 +280,28 @@ def _commit_in_one_statement(run: Run, worker: str, events: list[dict[str, Any]]
     if row is None:
         raise LeaseLost(f"worker {worker} lost the lease of run {run.id}")
     return list(row[1]) if release_locks else bool(row[0])
+
+
+def _insert_events(run: Run, worker: str, events: list[dict[str, Any]]) -> None:
+    """SQLite: the events by one multi-row INSERT built here (`bulk_create` spent ≈ 0.5 ms per
+    step building two model instances and compiling their INSERT: a third of a step)."""
+    meta = StepEvent._meta
+    names = ("run", *EVENT_COLUMNS, "worker", "created_at")
+    fields = [meta.get_field(name) for name in names]
+    now = timezone.now()
+    values: list[Any] = []
+    for event in events:
+        row = {"run": run.id, "worker": worker, "created_at": now, "attempt": 1, "inputs": None,
+               "output": None, "error": None, **event}
+        values.extend(field.get_db_prep_save(row[name], connection)
+                      for name, field in zip(names, fields, strict=True))
+    placeholders = "(" + ", ".join(["%s"] * len(names)) + ")"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {meta.db_table} ({', '.join(f.column for f in fields)}) "  # noqa: S608
+            "VALUES " + ", ".join([placeholders] * len(events)),
+            values,
+        )
 
 
 def _json_or_null(value: Any) -> str | None:
