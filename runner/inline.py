@@ -40,13 +40,12 @@ logger = logging.getLogger("owlgrid.runner")
 ANSWER_HEADSTART_SECONDS = 0.002
 _slots: tuple[int, threading.BoundedSemaphore] | None = None
 _slots_lock = threading.Lock()
-_IDENTITY = f"{socket.gethostname()}:{os.getpid()}:web-{uuid.uuid4().hex[:8]}"
+_SUFFIX = f"web-{uuid.uuid4().hex[:8]}"
 
 
 def identity() -> str:
-    """This web process's lease owner name (recomputed after a fork)."""
-    host, _pid, suffix = _IDENTITY.rsplit(":", 2)
-    return f"{host}:{os.getpid()}:{suffix}"
+    """This web process's lease owner name, shaped like a worker's (host:pid:suffix)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_SUFFIX}"
 
 
 def _semaphore() -> threading.BoundedSemaphore:

@@ -80,9 +80,12 @@ def _one_statement_or_atomic() -> Any:
     """PostgreSQL writes a run's creation or a step's commit as one statement, which is then its
     own transaction (autocommit: no BEGIN and COMMIT round trips; `on_commit` callbacks run as
     soon as it returns). Elsewhere, or inside a caller's transaction, an atomic block."""
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        return contextlib.nullcontext()
-    return transaction.atomic()
+    return contextlib.nullcontext() if _statements_commit_alone() else transaction.atomic()
+
+
+def _statements_commit_alone() -> bool:
+    """PostgreSQL outside any transaction: each statement commits on its own."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
 def _insert_run(run: Run, events: list[StepEvent]) -> None:
@@ -406,8 +409,7 @@ def _finishes_in_one_statement(run: Run) -> bool:
     """PostgreSQL, a run nobody waits on under a concurrency limit or as a parent: the fence,
     the status, its event and the release of its locks are one statement (a waiter on a
     released lock is woken right after; the sweeper wakes it if this process dies between)."""
-    return (connection.vendor == "postgresql" and not connection.in_atomic_block
-            and not run.workflow.concurrency_limit
+    return (_statements_commit_alone() and not run.workflow.concurrency_limit
             and not run.parent_run_id)
 
 
