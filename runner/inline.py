@@ -13,8 +13,10 @@ the journal. A run that parks (a wait, an approval, a lock) leaves this process 
 by a worker.
 
 Bounded: at most `OWLGRID_INLINE_RUNS` runs at a time per web process; beyond that, or with 0,
-synchronous runs go through the queue as before. The threads are daemons so that a stopping
-web server never waits for a run: its lease expires and a worker takes it over.
+synchronous runs go through the queue as before. The runs execute on daemon threads kept
+between runs: a stopping web server never waits for a run (its lease expires and a worker takes
+it over), and each thread keeps its database connection (a thread per run opened a new SQLite
+connection for every run: 1.2 ms of the caller's wait).
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from runner import broadcast
 from runner.engine import Engine
@@ -80,10 +84,44 @@ def start(run: Run, slot: threading.BoundedSemaphore) -> Future:
         answer.set_result({"status": run.status, "error": run.error})
         return answer
     broadcast.listen_for_answer(run.id, lambda payload: _hand_over(answer, payload))
-    thread = threading.Thread(target=_execute, args=(run, answer, slot), daemon=True,
-                              name=f"owlgrid-inline-{run.id}")
-    thread.start()
+    _executors.submit(lambda: _execute(run, answer, slot))
     return answer
+
+
+class Executors:
+    """Daemon threads that execute inline runs, started as needed and kept for the next run.
+
+    There are never fewer threads than runs submitted and not yet done (the slots bound those),
+    so a submitted run starts at once on an idle thread.
+    """
+
+    def __init__(self, name: str = "owlgrid-inline") -> None:
+        self.name = name
+        self._work: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._busy = 0
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            self._busy += 1
+            if self._busy > self._threads:
+                self._threads += 1
+                threading.Thread(target=self._serve, daemon=True,
+                                 name=f"{self.name}-{self._threads}").start()
+        self._work.put(job)
+
+    def _serve(self) -> None:
+        while True:
+            job = self._work.get()
+            try:
+                job()
+            finally:
+                with self._lock:
+                    self._busy -= 1
+
+
+_executors = Executors()
 
 
 def _execute(run: Run, answer: Future, slot: threading.BoundedSemaphore) -> None:
@@ -94,8 +132,17 @@ def _execute(run: Run, answer: Future, slot: threading.BoundedSemaphore) -> None
     finally:
         broadcast.stop_listening_for_answer(run.id)
         _resolve(answer, None)
-        close_old_connections()
+        _release_connection()
         slot.release()
+
+
+def _release_connection() -> None:
+    """PostgreSQL connections go back to the web process's pool; a SQLite connection stays open
+    for this thread's next run unless it broke."""
+    if connection.vendor == "postgresql":
+        close_old_connections()
+    elif connection.errors_occurred and not connection.is_usable():
+        connection.close()
 
 
 def _hand_over(answer: Future, payload: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from environments.models import Deployment
 from runner.models import Run
@@ -92,31 +92,29 @@ def passes_filter(source: str | None, payload: dict[str, Any]) -> bool:
 def run_finished(run_id: Any, environment_id: Any = None) -> None:
     """Start the workflows watching runs like this one finish (seed 003's reactions).
 
-    Given the run's environment, one query answers the usual case: nobody watches there."""
+    Given the run's environment, one query answers the usual case: nobody watches there. It
+    runs on the finishing executor's connection, which that executor keeps or closes."""
     from runner import services
 
-    try:
-        if environment_id is not None and not anyone_watches_runs(environment_id):
-            return
-        run = Run.objects.select_related("workflow", "environment").filter(id=run_id).first()
-        if run is None or run.environment_id is None:
-            return
-        if run.depth + 1 > settings.OWLGRID_MAX_RUN_DEPTH:
-            return
-        summary = {"run_id": str(run.id), "workflow": run.workflow.name, "status": run.status,
-                   "error": run.error, "result": run.result,
-                   "finished_at": run.finished_at.isoformat() if run.finished_at else None}
-        for deployment, trigger in matching_triggers(run.environment_id, Trigger.Type.RUN):
-            options = trigger.settings or {}
-            watched = options.get("workflow")
-            if (deployment.workflow_id == run.workflow_id
-                    or watched not in {"*", run.workflow.name}
-                    or run.status not in options.get("statuses", ["failed"])):
-                continue
-            services.run_start(
-                workflow=deployment.workflow, version=deployment.version,
-                environment=deployment.environment, trigger=trigger, trigger_type="run",
-                trigger_input={"body": summary}, parent_run=run,
-            )
-    finally:
-        close_old_connections()
+    if environment_id is not None and not anyone_watches_runs(environment_id):
+        return
+    run = Run.objects.select_related("workflow", "environment").filter(id=run_id).first()
+    if run is None or run.environment_id is None:
+        return
+    if run.depth + 1 > settings.OWLGRID_MAX_RUN_DEPTH:
+        return
+    summary = {"run_id": str(run.id), "workflow": run.workflow.name, "status": run.status,
+               "error": run.error, "result": run.result,
+               "finished_at": run.finished_at.isoformat() if run.finished_at else None}
+    for deployment, trigger in matching_triggers(run.environment_id, Trigger.Type.RUN):
+        options = trigger.settings or {}
+        watched = options.get("workflow")
+        if (deployment.workflow_id == run.workflow_id
+                or watched not in {"*", run.workflow.name}
+                or run.status not in options.get("statuses", ["failed"])):
+            continue
+        services.run_start(
+            workflow=deployment.workflow, version=deployment.version,
+            environment=deployment.environment, trigger=trigger, trigger_type="run",
+            trigger_input={"body": summary}, parent_run=run,
+        )

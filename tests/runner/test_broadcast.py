@@ -1,0 +1,62 @@
+"""Live broadcasts: batched, in order, and sent only to groups someone watches (real Redis)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels_redis.core import RedisChannelLayer
+from django.conf import settings
+
+from runner import broadcast
+
+
+@pytest.fixture
+def layer(redis_conn):
+    """A layer of the test's own on the same Redis (the sender uses the process's layer, on
+    its own event loop)."""
+    return RedisChannelLayer(hosts=[settings.REDIS_URL])
+
+
+def test_a_watched_group_gets_every_message_in_order(layer):
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("run-watched", channel)
+    sent = [broadcast._send("run-watched", {"type": "run.status", "n": n}) for n in range(5)]
+    sent.append(broadcast._send("run-unwatched", {"type": "run.status", "n": 99}))
+    assert all(done.wait(5) for done in sent)
+    received = [async_to_sync(layer.receive)(channel)["n"] for _ in range(5)]
+    assert received == [0, 1, 2, 3, 4]
+
+
+def test_only_groups_with_members_are_watched(layer):
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("run-a", channel)
+    async_to_sync(layer.group_add)("runs", channel)
+    async_to_sync(layer.group_discard)("runs", channel)
+    watched = async_to_sync(broadcast.watched_groups)(layer, {"run-a", "run-b", "runs"})
+    assert watched == {"run-a"}
+
+
+def test_another_layer_gets_every_message():
+    """Only channels_redis's layer is asked for members; any other layer gets every message."""
+    assert async_to_sync(broadcast.watched_groups)(object(), {"run-a"}) is None
+
+
+def test_messages_queued_together_wake_the_sender_once(layer, monkeypatch):
+    """Each wake-up hands the interpreter to the sender's thread; a batch needs one."""
+    sender = broadcast._Sender()
+    loop, _ = sender._started()
+    hold = threading.Event()
+    loop.call_soon_threadsafe(hold.wait, 5)  # the sender's loop is busy meanwhile
+    wakes = []
+    real = loop.call_soon_threadsafe
+    monkeypatch.setattr(loop, "call_soon_threadsafe",
+                        lambda callback, *args: (wakes.append(callback), real(callback, *args)))
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("run-batch", channel)
+    sent = [sender.submit("run-batch", {"type": "run.status", "n": n}) for n in range(3)]
+    hold.set()
+    assert all(done.wait(5) for done in sent)
+    assert len(wakes) == 1
+    assert [async_to_sync(layer.receive)(channel)["n"] for _ in range(3)] == [0, 1, 2]
