@@ -36,6 +36,7 @@ LOG_SEND_WAIT_SECONDS = 0.1  # bound on the back-pressure wait (Redis slow or aw
 BACKPRESSURE_LINES = 100  # a batch this large means the run is logging in a tight loop
 BACKPRESSURE_MESSAGES = 20  # so does a backlog this long (a run's own status messages are 2)
 ANSWER_TTL_SECONDS = 120  # longer than the longest synchronous wait (60 s)
+WATCHED_MEMORY_SECONDS = 2.0  # a group seen with members is sent to without asking again
 
 
 def run_group(run_id: Any) -> str:
@@ -56,7 +57,9 @@ class _Sender:
     wake-up is a write to the loop's self-pipe and a hand-over of the interpreter between two
     threads, ≈ 0.1 ms on this machine, and a run sends five messages). A batch costs one Redis
     round trip when nobody watches: the groups' members are read together, and only groups
-    that have members get the channel layer's `group_send`.
+    that have members get the channel layer's `group_send`. A group seen with members in the
+    last seconds is not asked again (a live log's batches follow each other): `group_send`
+    reads the members itself, so a viewer that left meanwhile costs nothing but that read.
     """
 
     def __init__(self) -> None:
@@ -72,6 +75,7 @@ class _Sender:
             collections.deque())
         self.pending = 0
         self.awake = False
+        self.watched_until: dict[str, float] = {}
 
     def submit(self, group: str, message: dict[str, Any]) -> threading.Event:
         """Queue a message; the returned event is set once it has been handed to Redis."""
@@ -136,11 +140,7 @@ class _Sender:
 
     async def _send_batch(self, layer: Any,
                           batch: list[tuple[str, dict[str, Any], threading.Event]]) -> None:
-        try:
-            watched = await watched_groups(layer, {group for group, _, _ in batch})
-        except Exception:  # noqa: BLE001 - send to every group, as if each had members
-            logger.warning("could not read live broadcast groups", exc_info=True)
-            watched = None
+        watched = await self._watched(layer, {group for group, _, _ in batch})
         for group, message, done in batch:
             try:
                 if layer is not None and (watched is None or group in watched):
@@ -151,6 +151,24 @@ class _Sender:
                 with self.lock:
                     self.pending -= 1
                 done.set()
+
+    async def _watched(self, layer: Any, groups: set[str]) -> set[str] | None:
+        now = time.monotonic()
+        known = {group for group in groups if self.watched_until.get(group, 0.0) > now}
+        if known == groups:
+            return known
+        try:
+            found = await watched_groups(layer, groups - known)
+        except Exception:  # noqa: BLE001 - send to every group, as if each had members
+            logger.warning("could not read live broadcast groups", exc_info=True)
+            return None
+        if found is None:
+            return None
+        if len(self.watched_until) > QUEUE_LIMIT:
+            self.watched_until.clear()
+        for group in found:
+            self.watched_until[group] = now + WATCHED_MEMORY_SECONDS
+        return known | found
 
 
 async def watched_groups(layer: Any, groups: set[str]) -> set[str] | None:

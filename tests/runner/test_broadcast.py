@@ -60,3 +60,12 @@ def test_messages_queued_together_wake_the_sender_once(layer, monkeypatch):
     assert all(done.wait(5) for done in sent)
     assert len(wakes) == 1
     assert [async_to_sync(layer.receive)(channel)["n"] for _ in range(3)] == [0, 1, 2]
+
+
+def test_a_viewer_who_joins_a_group_nobody_watched_gets_the_next_message(layer):
+    """Only groups seen with members are remembered; an unwatched group is asked again."""
+    assert broadcast._send("run-late", {"type": "run.status", "n": 1}).wait(5)
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("run-late", channel)
+    assert broadcast._send("run-late", {"type": "run.status", "n": 2}).wait(5)
+    assert async_to_sync(layer.receive)(channel)["n"] == 2
