@@ -255,10 +255,10 @@ def run_answer_on_commit(run_id: Any, answer: dict[str, Any]) -> None:
     payload = json.dumps(answer, cls=DjangoJSONEncoder)
 
     def send() -> None:
-        import django_rq
+        from runner import queueing
 
         try:
-            pipe = django_rq.get_connection("default").pipeline(transaction=False)
+            pipe = queueing.redis_connection().pipeline(transaction=False)
             pipe.rpush(answer_key(run_id), payload)
             pipe.expire(answer_key(run_id), ANSWER_TTL_SECONDS)
             pipe.execute()

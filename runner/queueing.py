@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from datetime import datetime
 from typing import Any
 
 import django_rq
 from django.db import transaction
+from redis import Redis
 
 JOB_FUNCTION = "runner.jobs.execute_run"
 QUEUE_NAME = "default"
+_client: tuple[int, str, Redis] | None = None
+_client_lock = threading.Lock()
+
+
+def redis_connection() -> Redis:
+    """The process's Redis client, with its connection pool.
+
+    `django_rq.get_connection` builds a new client and pool on every call, so each enqueue
+    opened a TCP connection, introduced itself (redis-py's CLIENT SETINFO) and had RQ ask the
+    server's version (INFO) before its own commands: 1.2 ms per enqueue instead of 0.45.
+    Rebuilt after a fork (a pool's sockets are not shared with a child) and when REDIS_URL
+    changes (tests override it).
+    """
+    global _client
+    from django.conf import settings
+
+    url = settings.RQ_QUEUES[QUEUE_NAME].get("URL", "")
+    with _client_lock:
+        if _client is None or _client[0] != os.getpid() or _client[1] != url:
+            _client = (os.getpid(), url, django_rq.get_connection(QUEUE_NAME))
+        return _client[2]
 
 
 def get_queue():
-    return django_rq.get_queue(QUEUE_NAME)
+    return django_rq.get_queue(QUEUE_NAME, connection=redis_connection())
 
 
 def enqueue_now(run_id: Any, job_id: str, *, at: datetime | None = None) -> None:

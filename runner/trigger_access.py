@@ -13,11 +13,11 @@ import hmac
 import time
 from dataclasses import dataclass
 
-import django_rq
 from django.http import HttpRequest
 
 from environments.models import Environment, Variable
 from environments.tokens import bearer, token_find
+from runner import queueing
 from workflows.models import Trigger
 
 TOLERANCE_SECONDS = 300
@@ -97,5 +97,5 @@ def check_signature(request: HttpRequest, trigger: Trigger, environment: Environ
 def remember_message(trigger: Trigger, environment: Environment, message_id: str) -> bool:
     """Accept each signed message id once (shared across processes through Redis)."""
     key = f"owlgrid:hook-id:{environment.id}:{trigger.id}:{message_id}"
-    connection = django_rq.get_connection("default")
+    connection = queueing.redis_connection()
     return bool(connection.set(key, "1", nx=True, ex=REPLAY_TTL_SECONDS))

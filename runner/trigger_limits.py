@@ -9,14 +9,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import django_rq
+from runner import queueing
 
 IDEMPOTENCY_TTL = 24 * 3600
 IN_FLIGHT_TTL = 120
 
 
 def redis():
-    return django_rq.get_connection("default")
+    return queueing.redis_connection()
 
 
 def rate_limited(trigger_id: Any, environment_id: Any, per_minute: int | None) -> int | None:
