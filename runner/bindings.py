@@ -59,17 +59,20 @@ class Bindings:
         return info
 
 
-def load_bindings(environment: Environment | None) -> Bindings:
+def load_bindings(environment: Environment | None, *, signature: tuple | None = None) -> Bindings:
     """The environment's variables and connections, secrets decrypted.
 
     Every run starts with this. Loading through the ORM and decrypting cost 1.5–3 ms per run on
     PostgreSQL, so the result is kept per process and re-used while one raw query, read first,
     returns the same (id, updated_at) rows: every change made through a model's save() or
-    delete() (the pages, the API, the admin) changes them.
+    delete() (the pages, the API, the admin) changes them. `signature`: those rows, when the
+    caller has just read them with its own query (`signature_sql`, an HTTP trigger reads them
+    with its route).
     """
     if environment is None:
         return Bindings()
-    signature = _signature(environment.pk)
+    if signature is None:
+        signature = _signature(environment.pk)
     cached = _LOADED.get(environment.pk)
     if cached is None or cached[0] != signature:
         cached = (signature, _load(environment))
@@ -85,15 +88,28 @@ _LOADED: dict[Any, tuple[tuple, Bindings]] = {}
 CACHE_LIMIT = 256
 
 
-def _signature(environment_id: Any) -> tuple:
-    variables, connections = Variable._meta.db_table, Connection._meta.db_table
-    sql = (
-        f"SELECT 'v', id, updated_at FROM {variables} WHERE environment_id = %s "  # noqa: S608
-        f"UNION ALL SELECT 'c', id, updated_at FROM {connections} WHERE environment_id = %s"
+def signature_sql(environment: str) -> str:
+    """SQL for the rows (kind, id, updated_at) that say whether an environment's bindings
+    changed, as text; `environment` is SQL for the environment's id (a placeholder or a
+    subquery, which appears twice)."""
+    sql = (  # noqa: S608 - our table names; the values are parameters
+        "SELECT 'v' AS kind, CAST(id AS TEXT) AS id, CAST(updated_at AS TEXT) AS at "
+        "FROM {variables} WHERE environment_id = {environment} "
+        "UNION ALL SELECT 'c', CAST(id AS TEXT), CAST(updated_at AS TEXT) FROM {connections} "
+        "WHERE environment_id = {environment}"
     )
+    return sql.format(variables=Variable._meta.db_table, connections=Connection._meta.db_table,
+                      environment=environment)
+
+
+def signature_of(rows: list[tuple]) -> tuple:
+    return tuple(sorted(tuple(row) for row in rows))
+
+
+def _signature(environment_id: Any) -> tuple:
     with db_connection.cursor() as cursor:
-        cursor.execute(sql, [environment_id, environment_id])
-        return tuple(sorted(cursor.fetchall()))
+        cursor.execute(signature_sql("%s"), [environment_id, environment_id])
+        return signature_of(cursor.fetchall())
 
 
 def _load(environment: Environment) -> Bindings:

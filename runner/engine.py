@@ -96,12 +96,15 @@ class Scope:
 
 
 class Engine:
-    def __init__(self, run: Run, worker: str, *, fresh: bool = False):
-        """`fresh`: the run was created by this executor a moment ago, its journal is empty."""
+    def __init__(self, run: Run, worker: str, *, fresh: bool = False,
+                 bindings: Bindings | None = None):
+        """`fresh`: the run was created by this executor a moment ago, its journal is empty.
+        `bindings`: the run's environment's, when the executor has just loaded them."""
         self.run = run
         self.worker = worker
         self.plan = run.plan
-        self.bindings: Bindings = load_bindings(run.environment)
+        self.bindings: Bindings = bindings if bindings is not None else load_bindings(
+            run.environment)
         self.secret_values = self.bindings.secret_values()
         self.records: dict[str, StepRecord] = {}
         self.completed: list[Completed] = []

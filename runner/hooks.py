@@ -25,7 +25,7 @@ from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
 
 from environments.models import Deployment, Environment
-from runner import broadcast, inline, services, trigger_limits
+from runner import bindings, broadcast, inline, services, trigger_limits
 from runner.models import Run
 from runner.trigger_access import Refusal, check_access
 from workflows.models import Trigger, Workflow, WorkflowVersion
@@ -86,8 +86,8 @@ def release_connection() -> None:
 
 def handle(request: HttpRequest, environment_name: str,
            workflow_name: str) -> HttpResponse | Pending:
-    environment, deployment, trigger = find_trigger(environment_name, workflow_name,
-                                                    request.method or "GET")
+    environment, deployment, trigger, bindings_signature = find_trigger(
+        environment_name, workflow_name, request.method or "GET")
     options = trigger.settings or {}
     max_body = int(options.get("max_body_bytes") or DEFAULT_MAX_BODY)
     declared = request.headers.get("Content-Length", "0") or "0"
@@ -106,7 +106,8 @@ def handle(request: HttpRequest, environment_name: str,
                      headers={"Retry-After": str(wait)})
     trigger_input = build_input(request, body)
     check_schema(options.get("json_schema"), trigger_input["body"])
-    return start_idempotently(request, deployment, trigger, environment, trigger_input, body)
+    return start_idempotently(request, deployment, trigger, environment, trigger_input, body,
+                              bindings_signature)
 
 
 def refused(refusal: Refusal) -> Reject:
@@ -115,15 +116,17 @@ def refused(refusal: Refusal) -> Reject:
 
 
 def find_trigger(environment_name: str, workflow_name: str,
-                 method: str) -> tuple[Environment, Deployment, Trigger]:
-    """The deployed version's HTTP trigger for this method; one 404 for every missing piece."""
-    route = deployed_route(environment_name, workflow_name)
-    if route is None or not route.triggers:
+                 method: str) -> tuple[Environment, Deployment, Trigger, tuple]:
+    """The deployed version's HTTP trigger for this method, and the signature of the
+    environment's bindings (runner/bindings.py); one 404 for every missing piece."""
+    found = deployed_route(environment_name, workflow_name)
+    if found is None or not found[0].triggers:
         raise Reject(404, "not_found",
                      f"No active workflow {workflow_name!r} is deployed in {environment_name!r}.")
+    route, bindings_signature = found
     for trigger in route.triggers:
         if method in allowed_methods(trigger):
-            return route.environment, route.deployment, trigger
+            return route.environment, route.deployment, trigger, bindings_signature
     allowed = sorted({m for t in route.triggers for m in allowed_methods(t)})
     raise Reject(405, "method_not_allowed", f"Use {', '.join(allowed)}.",
                  headers={"Allow": ", ".join(allowed)})
@@ -142,44 +145,62 @@ _ROUTES: dict[tuple[str, str], tuple[tuple, Route]] = {}
 ROUTE_CACHE_LIMIT = 1024
 
 
-def deployed_route(environment_name: str, workflow_name: str) -> Route | None:
-    """The route behind `/hooks/<environment>/<workflow>`, None when nothing active is deployed.
+def deployed_route(environment_name: str, workflow_name: str) -> tuple[Route, tuple] | None:
+    """The route behind `/hooks/<environment>/<workflow>` and the signature of its
+    environment's bindings; None when nothing active is deployed.
 
     Loading it through the ORM (four models and the version's triggers) cost 2.6 ms per call on
     PostgreSQL, the web tier's hottest queries. Routes are kept per process and re-used while
     one raw query, read first, says that nothing they depend on changed: the deployment and its
     version (published versions and their triggers never change), the workflow's activity,
-    settings and names. A change committed after that check is seen by the next call.
+    settings and names. A change committed after that check is seen by the next call. The same
+    query reads the rows that say whether the environment's variables and connections changed,
+    which a run executed in this process then needs no query of its own for.
     """
     key = (environment_name, workflow_name)
-    signature = _route_signature(environment_name, workflow_name)
-    if signature is None:
+    signatures = _signatures(environment_name, workflow_name)
+    if signatures is None:
         _ROUTES.pop(key, None)
         return None
+    signature, bindings_signature = signatures
     cached = _ROUTES.get(key)
     if cached is not None and cached[0] == signature:
-        return cached[1]
+        return cached[1], bindings_signature
     route = _load_route(environment_name, workflow_name)
-    if route is not None and route.deployment.version.is_published:
+    if route is None:
+        return None
+    if route.deployment.version.is_published:
         if len(_ROUTES) >= ROUTE_CACHE_LIMIT:
             _ROUTES.clear()
         _ROUTES[key] = (signature, route)
-    return route
+    return route, bindings_signature
 
 
-def _route_signature(environment_name: str, workflow_name: str) -> tuple | None:
+ROUTE_KIND = "route"
+
+
+def _signatures(environment_name: str, workflow_name: str) -> tuple[tuple, tuple] | None:
+    """The route's signature row and the environment's bindings rows, in one round trip."""
     tables = {name: model._meta.db_table for name, model in
               (("d", Deployment), ("e", Environment), ("w", Workflow), ("v", WorkflowVersion))}
+    environment_id = "(SELECT id FROM {e} WHERE name = %s)".format(**tables)  # noqa: S608
     sql = (  # noqa: S608 - our table names; the values are parameters
-        "SELECT d.id, d.version_id, d.deployed_at, w.id, w.updated_at, w.concurrency_limit, "
-        "v.status, e.id FROM {d} d JOIN {e} e ON e.id = d.environment_id "
+        "SELECT '{route}', CAST(d.id AS TEXT), CAST(d.version_id AS TEXT), "
+        "CAST(d.deployed_at AS TEXT), CAST(w.id AS TEXT), CAST(w.updated_at AS TEXT), "
+        "CAST(w.concurrency_limit AS TEXT), CAST(v.status AS TEXT), CAST(e.id AS TEXT) "
+        "FROM {d} d JOIN {e} e ON e.id = d.environment_id "
         "JOIN {w} w ON w.id = d.workflow_id JOIN {v} v ON v.id = d.version_id "
-        "WHERE e.name = %s AND w.name = %s AND w.active"
-    ).format(**tables)
+        "WHERE e.name = %s AND w.name = %s AND w.active "
+        "UNION ALL SELECT b.kind, b.id, b.at, NULL, NULL, NULL, NULL, NULL, NULL "
+        "FROM ({bindings}) b"
+    ).format(route=ROUTE_KIND, bindings=bindings.signature_sql(environment_id), **tables)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [environment_name, workflow_name])
-        row = cursor.fetchone()
-    return tuple(row) if row is not None else None
+        cursor.execute(sql, [environment_name, workflow_name, environment_name, environment_name])
+        rows = cursor.fetchall()
+    route = [tuple(row) for row in rows if row[0] == ROUTE_KIND]
+    if not route:
+        return None
+    return route[0], bindings.signature_of([row[:3] for row in rows if row[0] != ROUTE_KIND])
 
 
 def _load_route(environment_name: str, workflow_name: str) -> Route | None:
@@ -244,8 +265,8 @@ class Pending:
 
 
 def start_idempotently(request: HttpRequest, deployment: Deployment, trigger: Trigger,
-                       environment: Environment, trigger_input: dict,
-                       body: bytes) -> HttpResponse | Pending:
+                       environment: Environment, trigger_input: dict, body: bytes,
+                       bindings_signature: tuple | None = None) -> HttpResponse | Pending:
     key = request.headers.get("Idempotency-Key")
     redis_key = None
     if key:
@@ -276,7 +297,11 @@ def start_idempotently(request: HttpRequest, deployment: Deployment, trigger: Tr
         raise
     if sync:
         timeout = min(float(options.get("timeout", DEFAULT_SYNC_TIMEOUT)), 60.0)
-        return Pending(run, timeout, redis_key, body, inline.start(run, slot) if slot else None)
+        here = None
+        if slot:
+            here = inline.start(run, slot, bindings.load_bindings(environment,
+                                                                  signature=bindings_signature))
+        return Pending(run, timeout, redis_key, body, here)
     return finish(accepted(run), redis_key, body)
 
 

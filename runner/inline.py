@@ -37,6 +37,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from runner import broadcast
+from runner.bindings import Bindings
 from runner.engine import Engine
 from runner.models import Run, RunStatus
 
@@ -71,8 +72,9 @@ def reserve() -> threading.BoundedSemaphore | None:
     return slots if slots.acquire(blocking=False) else None
 
 
-def start(run: Run, slot: threading.BoundedSemaphore) -> Future:
-    """Execute a run leased to `identity()` on a thread of its own, in a reserved slot.
+def start(run: Run, slot: threading.BoundedSemaphore, bindings: Bindings | None = None) -> Future:
+    """Execute a run leased to `identity()` on a thread of its own, in a reserved slot, with its
+    environment's bindings when the caller has them already (else the engine loads them).
 
     The returned future resolves with what a waiting caller needs as soon as it is committed:
     `{"response": ...}` when the run responds, `{"status": ..., "error": ...}` when it ends,
@@ -84,7 +86,7 @@ def start(run: Run, slot: threading.BoundedSemaphore) -> Future:
         answer.set_result({"status": run.status, "error": run.error})
         return answer
     broadcast.listen_for_answer(run.id, lambda payload: _hand_over(answer, payload))
-    _executors.submit(lambda: _execute(run, answer, slot))
+    _executors.submit(lambda: _execute(run, answer, slot, bindings))
     return answer
 
 
@@ -124,9 +126,10 @@ class Executors:
 _executors = Executors()
 
 
-def _execute(run: Run, answer: Future, slot: threading.BoundedSemaphore) -> None:
+def _execute(run: Run, answer: Future, slot: threading.BoundedSemaphore,
+             bindings: Bindings | None) -> None:
     try:
-        Engine(run, identity(), fresh=True).execute()
+        Engine(run, identity(), fresh=True, bindings=bindings).execute()
     except Exception:  # noqa: BLE001 - the lease expires and a worker resumes the run
         logger.exception("run %s: inline execution failed; a worker will resume it", run.id)
     finally:

@@ -338,3 +338,38 @@ def test_every_change_to_what_a_url_leads_to_is_seen_by_the_next_call(deploy, ur
     assert httpx.put(url, json={}, headers=auth(token)).status_code == 202
     Deployment.objects.filter(workflow=workflow).delete()
     assert httpx.put(url, json={}, headers=auth(token)).status_code == 404
+
+
+def test_every_change_to_the_environment_is_seen_by_the_next_sync_run(environments, ops_group,
+                                                                     url, token, redis_conn):
+    """A sync call reads the environment's bindings with its route (runner.hooks._signatures)
+    and the run executed in the web process uses them: never stale ones."""
+    from environments.services import variable_set
+
+    version = workflow_import(document={
+        "format": "owlgrid.workflow/v1", "name": "intake",
+        "triggers": [{"name": "hook", "type": "http", "settings": {"mode": "sync"},
+                      "access": {"mode": "group", "group": "ops"}}],
+        "actions": [{"name": "answer", "type": "respond", "inputs": {"body": {
+            "greeting": "{{ env.GREETING | default('none') }}",
+            "other": "{{ env.OTHER | default('none') }}"}}}],
+    }, publish=True)
+    Deployment.objects.create(workflow=version.workflow, environment=environments["dev"],
+                              version=version)
+
+    def answer():
+        response = httpx.post(url, json={}, headers=auth(token), timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    assert answer() == {"greeting": "none", "other": "none"}
+    variable_set(environment=environments["dev"], name="GREETING", value="hello", is_secret=False)
+    assert answer() == {"greeting": "hello", "other": "none"}
+    variable_set(environment=environments["dev"], name="GREETING", value="bonjour",
+                 is_secret=False)
+    assert answer() == {"greeting": "bonjour", "other": "none"}
+    variable_set(environment=environments["prod"], name="OTHER", value="elsewhere",
+                 is_secret=False)
+    assert answer() == {"greeting": "bonjour", "other": "none"}  # another environment's
+    Variable.objects.get(environment=environments["dev"], name="GREETING").delete()
+    assert answer() == {"greeting": "none", "other": "none"}
