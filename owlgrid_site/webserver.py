@@ -1,8 +1,9 @@
 """The web server's command: `python -m owlgrid_site.webserver [Daphne's options] APPLICATION`.
 
-It is Daphne's own command line (same options, same behaviour), with two imports left out that
-Daphne makes on start-up but OwlGrid's web process never uses. Both have to be decided before
-Daphne is imported, which is why this is a command and not part of `owlgrid_site.web`:
+It is Daphne's own command line (same options, same behaviour), with imports left out or
+deferred that Daphne makes on start-up but OwlGrid's web process never uses. They have to be
+decided before Daphne is imported, which is why this is a command and not part of
+`owlgrid_site.web`:
 
 - Twisted's TLS support. Daphne depends on `twisted[tls]`, so Twisted finds pyOpenSSL and
   imports it with service_identity, pyasn1 and cryptography's X.509 layer (≈ 6 MB resident,
@@ -14,14 +15,48 @@ Daphne is imported, which is why this is a command and not part of `owlgrid_site
 - autobahn's NVX accelerators (`AUTOBAHN_USE_NVX`, autobahn's own switch): loading them runs
   cffi's C parser on every start (≈ 1.4 MB resident). They validate and unmask the frames a
   websocket client sends; OwlGrid's consumers only send. An explicit AUTOBAHN_USE_NVX wins.
+- The parts of autobahn's WAMP layer that WebSocket never calls, deferred to their first use
+  (≈ 7.5 MB resident). Daphne imports `autobahn.twisted.websocket`; its package
+  (`autobahn/twisted/__init__.py`) imports autobahn's WAMP client on the way, whose
+  `autobahn.wamp.auth` imports cryptography's Rust bindings (for WAMP-CRA key derivation), and
+  `autobahn.wamp.message` imports cbor2 and the generated FlatBuffers classes
+  (`autobahn.wamp.message_fbs`) for WAMP payloads. Daphne speaks WebSocket, never WAMP, so
+  none of them is called. These three modules are loaded with `importlib.util.LazyLoader`:
+  the import binds the module object and its code runs on the first attribute read, so a
+  caller that does use one gets the real module (marking them absent is not possible:
+  `autobahn.wamp.auth` is a hard import, and without cbor2 autobahn would offer other
+  serializers). Any other module is imported as usual.
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import os
 import sys
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 
 TLS_ONLY_MODULES = ("OpenSSL",)
+WAMP_ONLY_MODULES = frozenset({"autobahn.wamp.auth", "autobahn.wamp.message_fbs", "cbor2"})
+
+
+class LazyModules(importlib.abc.MetaPathFinder):
+    """Finds `names` where the path finder does, their code run on first attribute access."""
+
+    def __init__(self, names: frozenset[str]) -> None:
+        self.names = names
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
+        if fullname not in self.names:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is not None and spec.loader is not None:
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
 
 
 def asks_for_endpoints(args: list[str]) -> bool:
@@ -35,6 +70,8 @@ def prepare(args: list[str]) -> None:
         for name in TLS_ONLY_MODULES:
             sys.modules.setdefault(name, None)  # type: ignore[arg-type]
     os.environ.setdefault("AUTOBAHN_USE_NVX", "0")
+    if not any(isinstance(finder, LazyModules) for finder in sys.meta_path):
+        sys.meta_path.insert(0, LazyModules(WAMP_ONLY_MODULES))
 
 
 def main(args: list[str] | None = None) -> None:

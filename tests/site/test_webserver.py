@@ -1,5 +1,6 @@
 """The web server's command is Daphne's, minus the TLS stack and the NVX accelerators unless an
-endpoint (where TLS can be asked for) is given."""
+endpoint (where TLS can be asked for) is given, and with autobahn's WAMP-only modules loaded on
+first use."""
 
 from __future__ import annotations
 
@@ -48,3 +49,19 @@ def test_plain_http_leaves_tls_out():
 
 def test_an_endpoint_keeps_tls_available():
     assert run_probe("-e", "ssl:8443:privateKey=key.pem") == ["True", "True"]
+
+
+WAMP_PROBE = (
+    "import sys; from owlgrid_site.webserver import prepare; prepare([]); "
+    "import daphne.server; "
+    "print('cryptography.hazmat.bindings._rust' in sys.modules, 'cbor2._cbor2' in sys.modules); "
+    "from autobahn.wamp import auth; import cbor2; "
+    "print(len(auth.derive_key('secret', 'salt')) > 0, cbor2.loads(cbor2.dumps([1])) == [1])"
+)
+
+
+def test_wamp_only_modules_load_on_first_use():
+    done = subprocess.run([sys.executable, "-c", WAMP_PROBE], cwd=BASE, capture_output=True,
+                          text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False", "True", "True"]
