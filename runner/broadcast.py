@@ -19,6 +19,7 @@ import atexit
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from typing import Any
@@ -34,6 +35,38 @@ LOG_SEND_WAIT_SECONDS = 0.1  # bound on the back-pressure wait (Redis slow or aw
 BACKPRESSURE_LINES = 100  # a batch this large means the run is logging in a tight loop
 BACKPRESSURE_MESSAGES = 20  # so does a backlog this long (a run's own status messages are 2)
 ANSWER_TTL_SECONDS = 120  # longer than the longest synchronous wait (60 s)
+
+
+FERNET_MODULE = "cryptography.fernet"
+
+
+def import_layer_backends() -> None:
+    """Import the channel layers' backends at start-up, without cryptography unless a layer
+    encrypts. Call before the process starts other threads.
+
+    channels_redis imports cryptography's Fernet for its optional message encryption
+    (`symmetric_encryption_keys`), so the first live message loaded cryptography's Rust bindings
+    (≈ 6 MB resident) into every web process and worker. OwlGrid's layers do not encrypt: unless
+    one is configured to, the backends are imported with `cryptography.fernet` marked absent
+    (channels_redis then takes cryptography as not installed, and would refuse encryption
+    asked for later with an error), and the mark is lifted right after, for OwlGrid's own
+    secrets (environments/secrets.py import it on their first use).
+    """
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    layers = getattr(settings, "CHANNEL_LAYERS", {})
+    encrypts = any(layer.get("CONFIG", {}).get("symmetric_encryption_keys")
+                   for layer in layers.values())
+    hide = not encrypts and FERNET_MODULE not in sys.modules
+    if hide:
+        sys.modules[FERNET_MODULE] = None  # type: ignore[assignment] - makes its import fail
+    try:
+        for layer in layers.values():
+            import_string(layer["BACKEND"])
+    finally:
+        if hide:
+            del sys.modules[FERNET_MODULE]
 
 
 def run_group(run_id: Any) -> str:
