@@ -14,7 +14,13 @@ decided before Daphne is imported, which is why this is a command and not part o
   TLS dependency. With an endpoint, nothing is left out.
 - autobahn's NVX accelerators (`AUTOBAHN_USE_NVX`, autobahn's own switch): loading them runs
   cffi's C parser on every start (≈ 1.4 MB resident). They validate and unmask the frames a
-  websocket client sends; OwlGrid's consumers only send. An explicit AUTOBAHN_USE_NVX wins.
+  websocket client sends; OwlGrid's consumers only send. Switched off, autobahn still probes
+  for their compiled modules, which loads cffi's backend (≈ 0.3 MB): those are marked absent
+  too. An explicit AUTOBAHN_USE_NVX wins, and then nothing is marked absent.
+- click (≈ 1 MB resident), an optional import of autobahn (`autobahn.util`, to colour its
+  debug log messages, which Daphne does not show) and of httpx (its command-line client): both
+  run as without it. Nothing in the web process needs it (rq's and Django's commands run in
+  other processes), so it is marked absent.
 - The parts of autobahn's WAMP layer that WebSocket never calls, deferred to their first use
   (≈ 7.5 MB resident). Daphne imports `autobahn.twisted.websocket`; its package
   (`autobahn/twisted/__init__.py`) imports autobahn's WAMP client on the way, whose
@@ -40,6 +46,8 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 
 TLS_ONLY_MODULES = ("OpenSSL",)
+NVX_MODULES = ("_nvx_utf8validator", "_nvx_xormasker")
+UNUSED_OPTIONAL_MODULES = ("click",)
 WAMP_ONLY_MODULES = frozenset({"autobahn.wamp.auth", "autobahn.wamp.message_fbs", "cbor2"})
 
 
@@ -64,12 +72,20 @@ def asks_for_endpoints(args: list[str]) -> bool:
                for arg in args)
 
 
+def absent(names: Sequence[str]) -> None:
+    """Make importing these raise ImportError, as if they were not installed."""
+    for name in names:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
+
 def prepare(args: list[str]) -> None:
     """Leave out what the process will not use; call before Daphne (and Twisted) is imported."""
     if not asks_for_endpoints(args):
-        for name in TLS_ONLY_MODULES:
-            sys.modules.setdefault(name, None)  # type: ignore[arg-type]
-    os.environ.setdefault("AUTOBAHN_USE_NVX", "0")
+        absent(TLS_ONLY_MODULES)
+    if "AUTOBAHN_USE_NVX" not in os.environ:
+        os.environ["AUTOBAHN_USE_NVX"] = "0"
+        absent(NVX_MODULES)
+    absent(UNUSED_OPTIONAL_MODULES)
     if not any(isinstance(finder, LazyModules) for finder in sys.meta_path):
         sys.meta_path.insert(0, LazyModules(WAMP_ONLY_MODULES))
 
