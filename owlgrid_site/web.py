@@ -7,8 +7,9 @@ web process should do happens here, before it serves anything:
   runs in a thread of its own request's context, so persistent connections piled up one per
   thread (16 clients: PostgreSQL reached max_connections and answered 500s), and a new
   connection per request cost ≈ 6 ms (docs/performance.md).
-- The URLconf and every view are imported at start, then the start-up heap is collected,
-  trimmed and frozen (owlgrid_site/process.py).
+- The URLconf and every view are imported at start, and the channel layer's backend without
+  cryptography (runner/broadcast.py, `import_layer_backends`); then the start-up heap is
+  collected, trimmed and frozen (owlgrid_site/process.py).
 """
 
 import os
@@ -29,10 +30,12 @@ from owlgrid_site.process import (  # noqa: E402
     profile_if_asked,
     settle_after_startup,
 )
+from runner.broadcast import import_layer_backends  # noqa: E402
 
 __all__ = ["application"]
 
 limit_malloc_arenas()
 get_resolver().url_patterns  # noqa: B018 - imports the URLconf and every view it names
+import_layer_backends()
 settle_after_startup()
 profile_if_asked("web")

@@ -1,8 +1,9 @@
 """The web server's command: `python -m owlgrid_site.webserver [Daphne's options] APPLICATION`.
 
-It is Daphne's own command line (same options, same behaviour), with two imports left out that
-Daphne makes on start-up but OwlGrid's web process never uses. Both have to be decided before
-Daphne is imported, which is why this is a command and not part of `owlgrid_site.web`:
+It is Daphne's own command line (same options, same behaviour), with imports left out or
+deferred that Daphne makes on start-up but OwlGrid's web process never uses. They have to be
+decided before Daphne is imported, which is why this is a command and not part of
+`owlgrid_site.web`:
 
 - Twisted's TLS support. Daphne depends on `twisted[tls]`, so Twisted finds pyOpenSSL and
   imports it with service_identity, pyasn1 and cryptography's X.509 layer (≈ 6 MB resident,
@@ -13,15 +14,57 @@ Daphne is imported, which is why this is a command and not part of `owlgrid_site
   TLS dependency. With an endpoint, nothing is left out.
 - autobahn's NVX accelerators (`AUTOBAHN_USE_NVX`, autobahn's own switch): loading them runs
   cffi's C parser on every start (≈ 1.4 MB resident). They validate and unmask the frames a
-  websocket client sends; OwlGrid's consumers only send. An explicit AUTOBAHN_USE_NVX wins.
+  websocket client sends; OwlGrid's consumers only send. Switched off, autobahn still probes
+  for their compiled modules, which loads cffi's backend (≈ 0.3 MB): those are marked absent
+  too. An explicit AUTOBAHN_USE_NVX wins, and then nothing is marked absent.
+- click (≈ 1 MB resident), an optional import of autobahn (`autobahn.util`, to colour its
+  debug log messages, which Daphne does not show) and of httpx (its command-line client): both
+  run as without it. Nothing in the web process needs it (rq's and Django's commands run in
+  other processes), so it is marked absent.
+- The parts of autobahn's WAMP layer that WebSocket never calls, deferred to their first use
+  (≈ 7.5 MB resident). Daphne imports `autobahn.twisted.websocket`; its package
+  (`autobahn/twisted/__init__.py`) imports autobahn's WAMP client on the way, whose
+  `autobahn.wamp.auth` imports cryptography's Rust bindings (for WAMP-CRA key derivation), and
+  `autobahn.wamp.message` imports cbor2 and the generated FlatBuffers classes
+  (`autobahn.wamp.message_fbs`) for WAMP payloads. Daphne speaks WebSocket, never WAMP, so
+  none of them is called. These three modules are loaded with `importlib.util.LazyLoader`:
+  the import binds the module object and its code runs on the first attribute read, so a
+  caller that does use one gets the real module (marking them absent is not possible:
+  `autobahn.wamp.auth` is a hard import, and without cbor2 autobahn would offer other
+  serializers). Any other module is imported as usual.
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import os
 import sys
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 
 TLS_ONLY_MODULES = ("OpenSSL",)
+NVX_MODULES = ("_nvx_utf8validator", "_nvx_xormasker")
+UNUSED_OPTIONAL_MODULES = ("click",)
+WAMP_ONLY_MODULES = frozenset({"autobahn.wamp.auth", "autobahn.wamp.message_fbs", "cbor2"})
+
+
+class LazyModules(importlib.abc.MetaPathFinder):
+    """Finds `names` where the path finder does, their code run on first attribute access."""
+
+    def __init__(self, names: frozenset[str]) -> None:
+        self.names = names
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
+        if fullname not in self.names:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is not None and spec.loader is not None:
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
 
 
 def asks_for_endpoints(args: list[str]) -> bool:
@@ -29,12 +72,22 @@ def asks_for_endpoints(args: list[str]) -> bool:
                for arg in args)
 
 
+def absent(names: Sequence[str]) -> None:
+    """Make importing these raise ImportError, as if they were not installed."""
+    for name in names:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
+
 def prepare(args: list[str]) -> None:
     """Leave out what the process will not use; call before Daphne (and Twisted) is imported."""
     if not asks_for_endpoints(args):
-        for name in TLS_ONLY_MODULES:
-            sys.modules.setdefault(name, None)  # type: ignore[arg-type]
-    os.environ.setdefault("AUTOBAHN_USE_NVX", "0")
+        absent(TLS_ONLY_MODULES)
+    if "AUTOBAHN_USE_NVX" not in os.environ:
+        os.environ["AUTOBAHN_USE_NVX"] = "0"
+        absent(NVX_MODULES)
+    absent(UNUSED_OPTIONAL_MODULES)
+    if not any(isinstance(finder, LazyModules) for finder in sys.meta_path):
+        sys.meta_path.insert(0, LazyModules(WAMP_ONLY_MODULES))
 
 
 def main(args: list[str] | None = None) -> None:

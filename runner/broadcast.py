@@ -20,11 +20,11 @@ import collections
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from typing import Any
 
-from channels_redis.core import RedisChannelLayer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
@@ -37,6 +37,38 @@ BACKPRESSURE_LINES = 100  # a batch this large means the run is logging in a tig
 BACKPRESSURE_MESSAGES = 20  # so does a backlog this long (a run's own status messages are 2)
 ANSWER_TTL_SECONDS = 120  # longer than the longest synchronous wait (60 s)
 WATCHED_MEMORY_SECONDS = 2.0  # a group seen with members is sent to without asking again
+
+
+FERNET_MODULE = "cryptography.fernet"
+
+
+def import_layer_backends() -> None:
+    """Import the channel layers' backends at start-up, without cryptography unless a layer
+    encrypts. Call before the process starts other threads.
+
+    channels_redis imports cryptography's Fernet for its optional message encryption
+    (`symmetric_encryption_keys`), so the first live message loaded cryptography's Rust bindings
+    (≈ 6 MB resident) into every web process and worker. OwlGrid's layers do not encrypt: unless
+    one is configured to, the backends are imported with `cryptography.fernet` marked absent
+    (channels_redis then takes cryptography as not installed, and would refuse encryption
+    asked for later with an error), and the mark is lifted right after, for OwlGrid's own
+    secrets (environments/secrets.py import it on their first use).
+    """
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    layers = getattr(settings, "CHANNEL_LAYERS", {})
+    encrypts = any(layer.get("CONFIG", {}).get("symmetric_encryption_keys")
+                   for layer in layers.values())
+    hide = not encrypts and FERNET_MODULE not in sys.modules
+    if hide:
+        sys.modules[FERNET_MODULE] = None  # type: ignore[assignment] - makes its import fail
+    try:
+        for layer in layers.values():
+            import_string(layer["BACKEND"])
+    finally:
+        if hide:
+            del sys.modules[FERNET_MODULE]
 
 
 def run_group(run_id: Any) -> str:
@@ -175,6 +207,8 @@ async def watched_groups(layer: Any, groups: set[str]) -> set[str] | None:
     """The groups that have members, read with one pipelined round trip per Redis server
     (channels_redis's `group_send` makes two round trips per message to learn the same); None
     when the layer is not channels_redis's, whose `group_send` is then used for every group."""
+    from channels_redis.core import RedisChannelLayer  # imported at start: import_layer_backends
+
     if not isinstance(layer, RedisChannelLayer):
         return None
     by_connection: dict[int, list[str]] = {}

@@ -1,5 +1,6 @@
-"""The web server's command is Daphne's, minus the TLS stack and the NVX accelerators unless an
-endpoint (where TLS can be asked for) is given."""
+"""The web server's command is Daphne's, minus the TLS stack unless an endpoint (where TLS can be
+asked for) is given, minus click and the NVX accelerators (and their probe, unless
+AUTOBAHN_USE_NVX is set), and with autobahn's WAMP-only modules loaded on first use."""
 
 from __future__ import annotations
 
@@ -48,3 +49,42 @@ def test_plain_http_leaves_tls_out():
 
 def test_an_endpoint_keeps_tls_available():
     assert run_probe("-e", "ssl:8443:privateKey=key.pem") == ["True", "True"]
+
+
+WAMP_PROBE = (
+    "import sys; from owlgrid_site.webserver import prepare; prepare([]); "
+    "import daphne.server; "
+    "print('cryptography.hazmat.bindings._rust' in sys.modules, 'cbor2._cbor2' in sys.modules); "
+    "from autobahn.wamp import auth; import cbor2; "
+    "print(len(auth.derive_key('secret', 'salt')) > 0, cbor2.loads(cbor2.dumps([1])) == [1])"
+)
+
+
+def test_wamp_only_modules_load_on_first_use():
+    done = subprocess.run([sys.executable, "-c", WAMP_PROBE], cwd=BASE, capture_output=True,
+                          text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False", "True", "True"]
+
+
+OPTIONAL_PROBE = (
+    "import sys; from owlgrid_site.webserver import prepare; prepare([]); "
+    "import daphne.server, httpx; "
+    "print(sys.modules['click'] is None, '_cffi_backend' in sys.modules)"
+)
+
+
+def test_click_and_the_nvx_probe_are_left_out():
+    env = {k: v for k, v in os.environ.items() if k != "AUTOBAHN_USE_NVX"}
+    done = subprocess.run([sys.executable, "-c", OPTIONAL_PROBE], cwd=BASE, env=env,
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"]
+
+
+def test_an_explicit_nvx_setting_keeps_the_probe():
+    env = dict(os.environ, AUTOBAHN_USE_NVX="0")
+    done = subprocess.run([sys.executable, "-c", OPTIONAL_PROBE], cwd=BASE, env=env,
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]

@@ -128,9 +128,11 @@ def run_one_worker(*, burst: bool = False, fork: bool = False) -> None:
 
     import runner.jobs  # noqa: F401 - imported now so that it is part of the frozen start-up heap
     from owlgrid_site.process import limit_malloc_arenas, profile_if_asked, settle_after_startup
+    from runner.broadcast import import_layer_backends
     from runner.queueing import get_queue
 
     limit_malloc_arenas()
+    import_layer_backends()
     queue = get_queue()
     worker_class = Worker if fork else SimpleWorker
     worker = worker_class([queue], connection=queue.connection, serializer=queue.serializer)
