@@ -26,10 +26,11 @@ def execute_run(run_id: str) -> str:
     close_old_connections()
     try:
         worker = worker_identity()
-        run = journal.claim(run_id, worker)
-        if run is None:
+        claimed = journal.claim_run(run_id, worker)
+        if claimed is None:
             return "not claimed"
-        Engine(run, worker).execute()
+        run, fresh = claimed
+        Engine(run, worker, fresh=fresh).execute()
         return "done"
     finally:
         close_old_connections()

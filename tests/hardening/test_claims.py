@@ -1,0 +1,106 @@
+"""A worker's claim (SQL built by the journal): the lease, the status change and its event,
+what the claim loads with the run, and what it refuses."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from runner import journal, services
+from runner.models import Run, StepEvent
+from tests.runner.builders import publish_workflow
+
+pytestmark = pytest.mark.django_db(transaction=True)
+STEPS = [{"name": "one", "type": "set_variable", "inputs": {"name": "x", "value": 1}}]
+
+
+@pytest.fixture
+def run(redis_conn, environments):
+    workflow, version = publish_workflow("claimed", STEPS)
+    return services.run_start(workflow=workflow, version=version, environment=environments["dev"],
+                              trigger_type="manual", trigger_input={})
+
+
+def run_events(run):
+    return list(StepEvent.objects.filter(run=run, step_key="").order_by("id")
+                .values_list("status", "worker", "output"))
+
+
+def test_a_first_claim_leases_the_run_marks_it_running_and_loads_what_the_engine_reads(run):
+    claimed, fresh = journal.claim_run(run.id, "worker-a")
+    assert fresh
+    stored = Run.objects.get(id=run.id)
+    assert (stored.status, stored.lease_owner) == ("running", "worker-a")
+    assert stored.started_at is not None and stored.lease_expires_at > timezone.now()
+    assert (claimed.status, claimed.started_at) == ("running", stored.started_at)
+    assert run_events(run) == [("not_started", "", None), ("running", "", None)]
+    with CaptureQueriesContext(connection) as queries:
+        assert claimed.workflow.name == "claimed" and claimed.environment.name == "dev"
+        assert claimed.trigger is None and claimed.trigger_input == {}
+    assert not queries.captured_queries
+
+
+def test_a_claim_refuses_a_run_leased_by_someone_else(run):
+    assert journal.claim(run.id, "worker-a") is not None
+    assert journal.claim(run.id, "worker-b") is None
+    assert Run.objects.get(id=run.id).lease_owner == "worker-a"
+    assert [event[0] for event in run_events(run)] == ["not_started", "running"]
+
+
+def test_workers_racing_for_a_run_get_it_once(run, environments):
+    runs = [run] + [services.run_start(workflow=run.workflow, version=run.version,
+                                       environment=environments["dev"], trigger_type="manual")
+                    for _ in range(4)]
+    for each in runs:
+        barrier = threading.Barrier(2)
+
+        def take(worker, each=each, barrier=barrier):
+            barrier.wait()
+            try:
+                return journal.claim(each.id, worker) is not None
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(2) as pool:
+            assert sorted(pool.map(take, ["worker-a", "worker-b"])) == [False, True]
+        assert [event[0] for event in run_events(each)] == ["not_started", "running"]
+
+
+def test_a_run_whose_holder_died_is_resumed_with_an_event_saying_so(run):
+    first, _ = journal.claim_run(run.id, "worker-a")
+    Run.objects.filter(id=run.id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    second, fresh = journal.claim_run(run.id, "worker-b")
+    assert not fresh  # its journal may hold completed steps: the engine reads it
+    assert second.started_at == first.started_at and second.lease_owner == "worker-b"
+    assert run_events(run)[-1] == ("running", "worker-b", {"resumed": True})
+
+
+def test_a_waiting_run_is_claimed_only_once_due_and_finished_runs_never(run):
+    later = timezone.now() + timedelta(minutes=5)
+    Run.objects.filter(id=run.id).update(status="waiting", wake_at=later,
+                                         started_at=timezone.now())
+    assert journal.claim(run.id, "worker-a") is None
+    Run.objects.filter(id=run.id).update(wake_at=timezone.now())
+    claimed, fresh = journal.claim_run(run.id, "worker-a")
+    assert claimed.status == "running" and not fresh
+    assert run_events(run)[-1] == ("running", "", None)
+    journal.finish(claimed, "worker-a", status="completed", result={"ok": True})
+    assert journal.claim(run.id, "worker-b") is None
+    finished = Run.objects.get(id=run.id)
+    assert (finished.status, finished.lease_owner) == ("completed", "")
+    assert finished.result == {"ok": True}
+    assert run_events(run)[-1][0] == "completed"
+
+
+def test_a_retry_is_not_a_fresh_journal(run, environments):
+    claimed = journal.claim(run.id, "worker-a")
+    journal.finish(claimed, "worker-a", status="failed", error={"type": "x", "message": "m"})
+    retry = services.run_retry(run=Run.objects.get(id=run.id))  # no user: the system retries
+    _, fresh = journal.claim_run(retry.id, "worker-a")
+    assert not fresh
