@@ -1,5 +1,5 @@
 """A worker's claim (SQL built by the journal): the lease, the status change and its event,
-what the claim loads with the run, and what it refuses."""
+what the claim loads with the run, and what it refuses; what a worker writes at a run's end."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from runner import journal, services
+from runner import broadcast, journal, services
+from runner.engine import Engine
 from runner.models import Run, StepEvent
 from tests.runner.builders import publish_workflow
+from workflows.models import Trigger
 
 pytestmark = pytest.mark.django_db(transaction=True)
 STEPS = [{"name": "one", "type": "set_variable", "inputs": {"name": "x", "value": 1}}]
@@ -104,3 +106,17 @@ def test_a_retry_is_not_a_fresh_journal(run, environments):
     retry = services.run_retry(run=Run.objects.get(id=run.id))  # no user: the system retries
     _, fresh = journal.claim_run(retry.id, "worker-a")
     assert not fresh
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_only_a_synchronous_trigger_gets_the_run_s_end_pushed(redis_conn, environments, mode):
+    workflow, version = publish_workflow(f"hook-{mode}", STEPS)
+    trigger = Trigger(version=version, name="hook", type="http", settings={"mode": mode},
+                      access="public")
+    Trigger.objects.bulk_create([trigger])  # the version is published: no model save
+    run = services.run_start(workflow=workflow, version=version, environment=environments["dev"],
+                             trigger=trigger, trigger_type="http", trigger_input={})
+    claimed = journal.claim(run.id, "worker-a")
+    Engine(claimed, "worker-a", fresh=True).execute()
+    assert Run.objects.get(id=run.id).status == "completed"
+    assert redis_conn.llen(broadcast.answer_key(run.id)) == (1 if mode == "sync" else 0)
