@@ -141,6 +141,16 @@ def database_config(var_dir: Path) -> dict:
     return config
 
 
+def worker_database_connections(databases: dict) -> None:
+    """Connections of a worker process, whose one thread executes runs one after another: kept
+    for the process's life on SQLite too (reopening the file and re-running its PRAGMAs cost
+    each run ≈ 0.3 ms of the worker's CPU); PostgreSQL keeps its `CONN_MAX_AGE`. A connection
+    that failed is still closed and reopened between jobs (`close_old_connections`)."""
+    for database in databases.values():
+        if database["ENGINE"] == "django.db.backends.sqlite3":
+            database["CONN_MAX_AGE"] = None
+
+
 def web_database_connections(databases: dict) -> None:
     """Connections of the web process: PostgreSQL ones from a psycopg pool shared by the request
     threads (OWLGRID_WEB_DB_POOL connections at most), none kept open otherwise. Workers keep
