@@ -116,11 +116,20 @@ def _new_job_id() -> str:
     return f"run-{uuid.uuid4().hex}"
 
 
-def requeue(run_id: Any, *, at: datetime | None = None) -> None:
-    """Give the run a fresh job (after a Redis flush, a wake-up or a lost worker)."""
+def requeue(run_id: Any, *, at: datetime | None = None,
+            replacing: tuple[str, str] | None = None) -> bool:
+    """Give the run a fresh job (after a Redis flush, a wake-up or a lost worker).
+
+    `replacing`: (status, job id) the caller read; the run gets a job only if it still has
+    both (the sweeper must not queue a run that a worker has run since it looked)."""
     job_id = _new_job_id()
-    Run.objects.filter(id=run_id).update(job_id=job_id)
+    runs = Run.objects.filter(id=run_id)
+    if replacing is not None:
+        runs = runs.filter(status=replacing[0], job_id=replacing[1])
+    if not runs.update(job_id=job_id):
+        return False
     queueing.enqueue_on_commit(run_id, job_id, at=at)
+    return True
 
 
 # --- leases -----------------------------------------------------------------------------------

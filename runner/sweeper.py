@@ -10,7 +10,6 @@ import logging
 from datetime import timedelta
 
 from django.utils import timezone
-from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from runner import journal, queueing
@@ -29,12 +28,14 @@ def sweep() -> int:
         | Run.objects.filter(status=RunStatus.WAITING, wake_at__lt=now - GRACE)
         | Run.objects.filter(status=RunStatus.RUNNING, lease_expires_at__lt=now)
     )
+    rows = list(candidates.values_list("id", "job_id", "status")[:BATCH])
     requeued = 0
-    for run_id, job_id, status in candidates.values_list("id", "job_id", "status")[:BATCH]:
+    for (run_id, job_id, status), job_status in zip(rows, _job_statuses(rows), strict=True):
         # An expired lease means its worker died: a "started" job is then a corpse.
         alive = WAITING_JOB if status == RunStatus.RUNNING else LIVE_JOB
-        if _job_status(job_id) not in alive:
-            journal.requeue(run_id)
+        # Only if the run is still as read: a worker may have run it since, and its job is
+        # then gone (a finished job is deleted) without the run needing another one.
+        if job_status not in alive and journal.requeue(run_id, replacing=(status, job_id)):
             requeued += 1
     requeued += _wake_satisfied_waiters()
     return requeued
@@ -44,15 +45,20 @@ WAITING_JOB = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 LIVE_JOB = WAITING_JOB | {JobStatus.STARTED}
 
 
-def _job_status(job_id: str) -> JobStatus | None:
-    if not job_id:
-        return None
-    queue = queueing.get_queue()
-    try:
-        job = Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer)
-    except NoSuchJobError:
-        return None
-    return job.get_status(refresh=False)
+def _job_statuses(rows: list[tuple]) -> list[JobStatus | None]:
+    """The RQ status of each run's job (None: no job), in one round trip: a backlog of queued
+    runs older than the grace period made the sweeper fetch up to 500 jobs one by one, every
+    second."""
+    if not rows:
+        return []
+    pipe = queueing.get_queue().connection.pipeline(transaction=False)
+    for _, job_id, _ in rows:
+        pipe.hget(Job.key_for(job_id or "-"), "status")
+    return [None if not job_id or raw is None else _JOB_STATUSES.get(raw.decode())
+            for (_, job_id, _), raw in zip(rows, pipe.execute(), strict=True)]
+
+
+_JOB_STATUSES = {status.value: status for status in JobStatus}
 
 
 def _wake_satisfied_waiters() -> int:

@@ -1,5 +1,5 @@
-"""A worker's claim (SQL built by the journal): the lease, the status change and its event,
-what the claim loads with the run, and what it refuses; what a worker writes at a run's end."""
+"""A worker's claim (SQL built by the journal) and what the worker writes around a run: the
+status change and its event, the lease, what a claim refuses, and the sweeper's re-queueing."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from runner import broadcast, journal, services
+from runner import broadcast, journal, services, sweeper
 from runner.engine import Engine
 from runner.models import Run, StepEvent
 from tests.runner.builders import publish_workflow
@@ -120,3 +120,21 @@ def test_only_a_synchronous_trigger_gets_the_run_s_end_pushed(redis_conn, enviro
     Engine(claimed, "worker-a", fresh=True).execute()
     assert Run.objects.get(id=run.id).status == "completed"
     assert redis_conn.llen(broadcast.answer_key(run.id)) == (1 if mode == "sync" else 0)
+
+
+def test_the_sweeper_does_not_requeue_a_run_executed_since_it_looked(run):
+    job_id = Run.objects.get(id=run.id).job_id
+    claimed = journal.claim(run.id, "worker-a")
+    Engine(claimed, "worker-a").execute()
+    assert not journal.requeue(run.id, replacing=("queued", job_id))
+    assert Run.objects.get(id=run.id).job_id == job_id
+
+
+def test_the_sweeper_requeues_a_queued_run_whose_job_is_gone(run, redis_conn):
+    Run.objects.filter(id=run.id).update(created_at=timezone.now() - timedelta(minutes=1))
+    redis_conn.flushdb()
+    assert sweeper.sweep() == 1
+    requeued = Run.objects.get(id=run.id)
+    assert requeued.job_id != run.job_id
+    assert sweeper._job_statuses([(run.id, requeued.job_id, "queued")]) == ["queued"]
+    assert sweeper.sweep() == 0  # its new job is queued: nothing to do
