@@ -66,15 +66,34 @@ def main_thread_seconds(pids: list[int]) -> float:
     return total
 
 
-def snapshot(processes: dict[str, list[int]]) -> dict[str, float]:
-    totals = {"workers_main_thread": main_thread_seconds(processes["workers"])}
+def snapshot(processes: dict[str, list[int]]) -> dict[str, dict[int, float]]:
+    """CPU seconds per process, by group; a process that is gone is left out."""
+    totals: dict[str, dict[int, float]] = {
+        "workers_main_thread": {0: main_thread_seconds(processes["workers"])}}
     for name, pids in processes.items():
-        total = 0.0
+        totals[name] = {}
         for pid in pids:
             with contextlib.suppress(OSError):
-                total += cpu_seconds(pid)
-        totals[name] = total
+                totals[name][pid] = cpu_seconds(pid)
     return totals
+
+
+def spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent by the processes alive at both ends."""
+    return sum(after[pid] - before[pid] for pid in after if pid in before)
+
+
+def postgres_backends() -> list[int]:
+    """The PostgreSQL server processes serving this database (not this process's own), when
+    the database is PostgreSQL: their CPU is the database's share of a run."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND pid <> pg_backend_pid()")
+        return [row[0] for row in cursor.fetchall()]
 
 
 def machine_busy() -> tuple[float, float]:
@@ -94,10 +113,14 @@ def measure(base: str, workers: int, repeats: int, calls: int) -> list[dict]:
                      "sweeper": [launcher.pid], "daphne": [WEB_PID], "client": [os.getpid()]}
         if (pid := redis_pid()) is not None:
             processes["redis"] = [pid]
+        if backends := postgres_backends():
+            processes["postgres"] = backends
         _, _, warm_up, _ = fire(url, 100, 16)
         runs_per_second([r for r in warm_up if r])
         batches = []
         for _ in range(repeats):
+            if "postgres" in processes:  # connections come and go (CONN_MAX_AGE)
+                processes["postgres"] = postgres_backends()
             before, busy_before = snapshot(processes), machine_busy()
             _, _, run_ids, _ = fire(url, calls, 16)
             rate = runs_per_second([r for r in run_ids if r])
@@ -105,7 +128,8 @@ def measure(base: str, workers: int, repeats: int, calls: int) -> list[dict]:
             done = len([r for r in run_ids if r])
             batch = {"workers": workers, "runs_per_s": rate}
             for name in after:
-                batch[f"{name}_ms_per_run"] = round((after[name] - before[name]) * 1000 / done, 2)
+                batch[f"{name}_ms_per_run"] = round(spent(before[name], after[name]) * 1000 / done,
+                                                    2)
             batch["machine_busy"] = round((busy_after[0] - busy_before[0])
                                           / (busy_after[1] - busy_before[1]), 2)
             print(json.dumps(batch), file=sys.stderr, flush=True)
