@@ -125,20 +125,20 @@ def run_one_worker(*, burst: bool = False, fork: bool = False) -> None:
     the forking Worker on our 2-core machine) and warm database connections. Isolation comes
     from leases instead: a worker that dies loses its lease and the run resumes elsewhere."""
     from django.db import connections
-    from rq.worker import SimpleWorker, Worker
 
     import runner.jobs  # noqa: F401 - imported now so that it is part of the frozen start-up heap
     from owlgrid_site.envconf import worker_database_connections
     from owlgrid_site.process import limit_malloc_arenas, profile_if_asked, settle_after_startup
     from runner.broadcast import import_layer_backends
     from runner.queueing import get_queue
+    from runner.rq_worker import ForkingRunWorker, RunWorker
 
     worker_database_connections({c.alias: c.settings_dict for c in connections.all()})
     connections.close_all()  # a connection opened during start-up reopens with these settings
     limit_malloc_arenas()
     import_layer_backends()
     queue = get_queue()
-    worker_class = Worker if fork else SimpleWorker
+    worker_class = ForkingRunWorker if fork else RunWorker
     worker = worker_class([queue], connection=queue.connection, serializer=queue.serializer)
     settle_after_startup()
     profile_if_asked("worker")
