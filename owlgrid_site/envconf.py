@@ -145,10 +145,15 @@ def worker_database_connections(databases: dict) -> None:
     """Connections of a worker process, whose one thread executes runs one after another: kept
     for the process's life on SQLite too (reopening the file and re-running its PRAGMAs cost
     each run ≈ 0.3 ms of the worker's CPU); PostgreSQL keeps its `CONN_MAX_AGE`. A connection
-    that failed is still closed and reopened between jobs (`close_old_connections`)."""
+    that failed is still closed and reopened between jobs (`close_old_connections`).
+
+    No health check before each job (a `SELECT 1` round trip per run): a job whose kept
+    connection died meanwhile (the database restarted) claims its run again on a new one
+    (`runner.jobs`)."""
     for database in databases.values():
         if database["ENGINE"] == "django.db.backends.sqlite3":
             database["CONN_MAX_AGE"] = None
+        database["CONN_HEALTH_CHECKS"] = False
 
 
 def web_database_connections(databases: dict) -> None:

@@ -7,7 +7,7 @@ import os
 import socket
 import uuid
 
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 from runner import journal
 from runner.engine import Engine
@@ -26,7 +26,7 @@ def execute_run(run_id: str) -> str:
     close_old_connections()
     try:
         worker = worker_identity()
-        claimed = journal.claim_run(run_id, worker)
+        claimed = _claim(run_id, worker)
         if claimed is None:
             return "not claimed"
         run, fresh = claimed
@@ -34,3 +34,15 @@ def execute_run(run_id: str) -> str:
         return "done"
     finally:
         close_old_connections()
+
+
+def _claim(run_id: str, worker: str) -> tuple[journal.Run, bool] | None:
+    try:
+        return journal.claim_run(run_id, worker)
+    except (InterfaceError, OperationalError):
+        # The connection kept from the previous job may have died (a database restart): workers
+        # do not ping it before each job (envconf.worker_database_connections), so once more on
+        # a new one. A claim that committed before the reply was lost leaves the run leased to
+        # this worker: it is not claimed again, and the sweeper re-queues it once the lease ends.
+        connection.close()
+        return journal.claim_run(run_id, worker)

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from runner import broadcast, journal, services, sweeper
+from runner import broadcast, jobs, journal, services, sweeper
 from runner.engine import Engine
 from runner.models import Run, StepEvent
 from tests.runner.builders import publish_workflow
@@ -138,3 +138,12 @@ def test_the_sweeper_requeues_a_queued_run_whose_job_is_gone(run, redis_conn):
     assert requeued.job_id != run.job_id
     assert sweeper._job_statuses([(run.id, requeued.job_id, "queued")]) == ["queued"]
     assert sweeper.sweep() == 0  # its new job is queued: nothing to do
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a server connection to lose")
+def test_a_job_whose_kept_connection_died_claims_on_a_new_one(run):
+    connection.ensure_connection()
+    connection.health_check_enabled = False  # as in a worker
+    connection.connection.close()  # behind Django's back, as a database restart would
+    assert jobs.execute_run(str(run.id)) == "done"
+    assert Run.objects.get(id=run.id).status == "completed"
