@@ -42,10 +42,7 @@ def get_queue():
 
 def enqueue_now(run_id: Any, job_id: str, *, at: datetime | None = None) -> None:
     queue = get_queue()
-    # A job's return value says nothing the run does not ("done" or "not claimed"), and storing
-    # it (the job's hash, a result stream entry, the finished registry) cost Redis writes per
-    # job for nobody: a finished job is deleted. A failed one is kept for a day.
-    options = {"job_id": job_id, "result_ttl": 0, "failure_ttl": 86400}
+    options = {"job_id": job_id, "result_ttl": 600, "failure_ttl": 86400}
     if at is None:
         queue.enqueue_call(JOB_FUNCTION, args=(str(run_id),), timeout=-1, **options)
     else:
