@@ -291,8 +291,11 @@ def test_a_burst_arrives_complete_through_a_layer_that_really_drops_messages(
         await deliver(self, event)
 
     monkeypatch.setattr(consumers.RunLogConsumer, "log_lines", slow_viewer)
+    # Long enough to outlast several of the viewer's pauses: a burst that ends within two of them
+    # leaves only the two first messages live (the channel keeps the first that arrives), with
+    # no gap between them (a faster worker made 10,000 lines that short).
     workflow, _ = publish_workflow("lossy", [
-        {"name": "burst", "type": "log", "inputs": {"message": "tick", "repeat": 10000}}])
+        {"name": "burst", "type": "log", "inputs": {"message": "tick", "repeat": 30000}}])
     workflow.perimeters.add(ops_group)
     run = services.run_start(workflow=workflow, trigger_type="manual")
     cookie = cookie_for(admin_user)
