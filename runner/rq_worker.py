@@ -3,11 +3,11 @@ written.
 
 Between two jobs a worker tells Redis it is idle twice (after the job, then before waiting for
 the next) and sends two heartbeats (before and after the wait, each an HSET then an EXPIRE), all
-one round trip at a time: five round trips of the fourteen or so RQ makes per job, when jobs
-come back to back. Here a heartbeat is one pipelined round trip, one that repeats the previous
+one round trip at a time: six of the fourteen or so round trips RQ makes per job when jobs come
+back to back. Here a heartbeat is one pipelined round trip, one that repeats the previous
 heartbeat within a few seconds is skipped (the worker key's TTL is minutes), and a state the
-worker itself wrote last is not written again. The job's own bookkeeping (registries,
-executions, results, failures) is RQ's, unchanged.
+worker itself wrote last is not written again: two round trips instead of six. The job's own
+bookkeeping (registries, executions, results, failures) is RQ's, unchanged.
 """
 
 from __future__ import annotations
