@@ -98,7 +98,8 @@ class Scope:
 class Engine:
     def __init__(self, run: Run, worker: str, *, fresh: bool = False,
                  bindings: Bindings | None = None):
-        """`fresh`: the run was created by this executor a moment ago, its journal is empty.
+        """`fresh`: the run's journal is known to be empty (created by this executor a moment
+        ago, or claimed by a worker for its first start).
         `bindings`: the run's environment's, when the executor has just loaded them."""
         self.run = run
         self.worker = worker
