@@ -169,7 +169,7 @@ class Engine:
                  self.run.environment.name},
         )
         try:
-            last = self.run_sequence(self.plan["root"], scope, prefix="")
+            last = self.run_sequence(self.plan["root"], scope, prefix="", final=True)
         except Park as park:
             self.flush()
             journal.park(self.run, self.worker, until=park.until, reason=park.reason)
@@ -182,9 +182,10 @@ class Engine:
         except ActionError as error:
             self._fail(error)
         else:
-            self.flush()
+            # The last step's result is committed with the run's end: one write, not two.
             journal.finish(self.run, self.worker, status=RunStatus.COMPLETED,
-                           result=self.mask({"output": last, "vars": self.vars}))
+                           result=self.mask({"output": last, "vars": self.vars}),
+                           **self._take_pending())
 
     def _finish_stopped(self, stop: StopRun) -> None:
         if stop.failed:
@@ -204,13 +205,16 @@ class Engine:
 
     # --- sequences and steps -----------------------------------------------------------------
 
-    def run_sequence(self, names: list[str], scope: Scope, prefix: str) -> Any:
+    def run_sequence(self, names: list[str], scope: Scope, prefix: str, *,
+                     final: bool = False) -> Any:
+        """`final`: the run ends after this sequence (the plan's root), so its last step's
+        result may wait for the run's end to be committed with it."""
         last = None
-        for name in names:
-            last = self.run_step(name, scope, prefix)
+        for index, name in enumerate(names):
+            last = self.run_step(name, scope, prefix, final=final and index == len(names) - 1)
         return last
 
-    def run_step(self, name: str, scope: Scope, prefix: str) -> Any:
+    def run_step(self, name: str, scope: Scope, prefix: str, *, final: bool = False) -> Any:
         node = self.plan["actions"][name]
         key = prefix + name
         record = self.records.get(key)
@@ -220,7 +224,7 @@ class Engine:
             return self.replay_completed(node, key, record, scope)
         if record is not None and record.status == StepStatus.FAILED:
             return self._journaled_failure(node, record, scope)
-        return self.execute_step(node, key, record, scope, prefix)
+        return self.execute_step(node, key, record, scope, prefix, final=final)
 
     def replay_completed(self, node: dict, key: str, record: StepRecord, scope: Scope) -> Any:
         """Use the stored output; re-apply the effects of this step and of its subtree."""
@@ -245,7 +249,8 @@ class Engine:
         raise error
 
     def execute_step(
-        self, node: dict, key: str, record: StepRecord | None, scope: Scope, prefix: str
+        self, node: dict, key: str, record: StepRecord | None, scope: Scope, prefix: str, *,
+        final: bool = False,
     ) -> Any:
         action_type = get_action_type(node["type"])
         previous = record.status if record else None
@@ -292,7 +297,8 @@ class Engine:
             with self.write_lock:
                 self.completed.append(Completed(key, node, inputs, masked))
             scope.steps[node["name"]] = {"output": masked}
-            self.flush()
+            if not final:  # else committed with the run's end, before anything else runs
+                self.flush()
             return masked
 
     def _invoke(self, action_type, node, key, attempt, inputs, state, scope, prefix) -> Any:
@@ -418,6 +424,14 @@ class Engine:
             response, self.response = self.response, None
             self.cancel = journal.commit(self.run, self.worker, events=events, lines=lines,
                                          response=response) or self.cancel
+
+    def _take_pending(self) -> dict[str, Any]:
+        """What `flush` would commit, for a write that commits it itself (the run's end)."""
+        with self.write_lock:
+            pending = {"events": self.pending_events, "lines": self.pending_lines,
+                       "response": self.response}
+            self.pending_events, self.pending_lines, self.response = [], [], None
+        return pending
 
     def mask(self, value: Any) -> Any:
         if not self.secret_values:

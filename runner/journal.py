@@ -391,13 +391,7 @@ def commit(
     Each event dict holds step_key, action_name, action_type, status, previous (the step's
     status before), attempt, and optionally inputs, output and error.
     """
-    for event in events:
-        check_step_transition(event.pop("previous", None), event["status"])
-    columns: dict[str, Any] = {}
-    if lines:
-        columns["next_log_seq"] = lines[-1]["seq"] + 1
-    if response is not None:
-        columns["response"] = response
+    columns = _checked_writes(events, lines, response)
     with _one_statement_or_atomic():
         if connection.vendor == "postgresql":
             cancel = _commit_in_one_statement(run, worker, events, lines, columns)
@@ -407,11 +401,30 @@ def commit(
                 _insert_events(run, worker, events)
             if lines:
                 _insert_lines(run, lines)
-        if lines:
-            broadcast.log_lines_on_commit(run.id, lines)
-        if response is not None:
-            broadcast.run_answer_on_commit(run.id, {"response": response})
+        _announce(run, lines, response)
     return cancel
+
+
+def _checked_writes(events: list[dict[str, Any]], lines: list[dict[str, Any]],
+                    response: dict[str, Any] | None) -> dict[str, Any]:
+    """Check the events' transitions (dropping `previous`); the run's columns to write with
+    them: the next log sequence number, the response."""
+    for event in events:
+        check_step_transition(event.pop("previous", None), event["status"])
+    columns: dict[str, Any] = {}
+    if lines:
+        columns["next_log_seq"] = lines[-1]["seq"] + 1
+    if response is not None:
+        columns["response"] = response
+    return columns
+
+
+def _announce(run: Run, lines: list[dict[str, Any]], response: dict[str, Any] | None) -> None:
+    """Once committed: the lines to live viewers, the response to a waiting caller."""
+    if lines:
+        broadcast.log_lines_on_commit(run.id, lines)
+    if response is not None:
+        broadcast.run_answer_on_commit(run.id, {"response": response})
 
 
 EVENT_COLUMNS = ("step_key", "action_name", "action_type", "status", "attempt", "inputs",
@@ -586,18 +599,31 @@ def finish(
     status: str,
     result: Any = None,
     error: dict[str, Any] | None = None,
+    events: list[dict[str, Any]] | None = None,
+    lines: list[dict[str, Any]] | None = None,
+    response: dict[str, Any] | None = None,
 ) -> None:
-    """End the run, free its locks and wake whoever waited on it."""
+    """End the run, free its locks and wake whoever waited on it.
+
+    `events`, `lines`, `response`: the executor's last writes (its last step's), committed
+    with the run's end by the same fenced write, as `commit` would have, one write earlier.
+    """
+    events, lines = events or [], lines or []
+    if worker is None and (events or lines or response is not None):
+        raise ValueError("only the run's executor writes its steps: a worker is needed")
+    columns = _checked_writes(events, lines, response)
     fields = {"result": result, "error": error, "status_reason": "", "wake_at": None,
-              "holds_slot": False, "lease_owner": "", "lease_expires_at": None}
+              "holds_slot": False, "lease_owner": "", "lease_expires_at": None, **columns}
     if worker is not None and _finishes_in_one_statement(run):
-        released = _finish_fenced(run, worker, status, fields)
+        released = _finish_fenced(run, worker, status, fields, events, lines)
+        _announce(run, lines, response)  # committed already: sent at once
         with transaction.atomic():  # no round trip unless a waiter is woken
             _after_finish(run, status, error, released)
         return
     with transaction.atomic():
         if worker is not None:
-            released = _finish_fenced(run, worker, status, fields)
+            released = _finish_fenced(run, worker, status, fields, events, lines)
+            _announce(run, lines, response)
         else:
             _set_run_status(run, status, **fields)
             released = _release_locks(run)
@@ -612,21 +638,25 @@ def _finishes_in_one_statement(run: Run) -> bool:
             and not run.parent_run_id)
 
 
-def _finish_fenced(run: Run, worker: str, status: str, fields: dict[str, Any]) -> list[str]:
-    """The fence (which writes the run's end), the status event and the release of the run's
-    locks, by SQL built here; returns the released locks' names. On PostgreSQL one statement;
-    on SQLite three, in the caller's transaction (through the ORM the finish cost ≈ 2 ms of a
-    worker's CPU per run)."""
+def _finish_fenced(run: Run, worker: str, status: str, fields: dict[str, Any],
+                   events: list[dict[str, Any]], lines: list[dict[str, Any]]) -> list[str]:
+    """The fence (which writes the run's end), the last step's events and lines, the status
+    event and the release of the run's locks, by SQL built here; returns the released locks'
+    names. On PostgreSQL one statement; on SQLite three or four, in the caller's transaction
+    (through the ORM the finish cost ≈ 2 ms of a worker's CPU per run)."""
     check_run_transition(run.status, status)
     now = timezone.now()
     fields = {**fields, "status": status, "finished_at": now}
     event = {"step_key": RUN_KEY, "action_name": "", "action_type": "run", "status": status,
              "attempt": 1, "inputs": None, "output": fields["result"], "error": fields["error"]}
     if connection.vendor == "postgresql":
-        released = _commit_in_one_statement(run, worker, [event], [], fields, release_locks=True)
+        released = _commit_in_one_statement(run, worker, [*events, event], lines, fields,
+                                            release_locks=True)
     else:
         _fence(run, worker, **fields)
-        _insert_events(run, worker, [event])
+        _insert_events(run, worker, [*events, event])
+        if lines:
+            _insert_lines(run, lines)
         released = _release_locks(run)
     for name, value in fields.items():
         setattr(run, name, value)

@@ -62,3 +62,28 @@ def test_a_resumed_run_skips_steps_completed_before_the_crash(run):
     assert events.count() == 1  # never started again
     finished = Run.objects.get(id=run.id)
     assert finished.status == "completed" and finished.result["vars"] == {"x": 1}
+
+
+def test_the_last_step_is_written_with_the_run_s_end(run):
+    Engine(journal.claim(run.id, "worker-a"), "worker-a").execute()
+    last = StepEvent.objects.get(run=run, step_key="two", status="completed")
+    end = StepEvent.objects.get(run=run, step_key="", status="completed")
+    assert last.id < end.id and last.created_at == end.created_at  # one write, in order
+    assert Run.objects.get(id=run.id).next_log_seq == 2  # the step's line went with it
+
+
+def test_a_zombie_whose_lease_went_during_the_last_step_keeps_neither_it_nor_the_end(run):
+    engine = Engine(journal.claim(run.id, "worker-a"), "worker-a")
+    flush = engine.flush
+
+    def flush_then_lose_the_lease():
+        flush()  # the first step is committed, then another worker takes the run
+        Run.objects.filter(id=run.id).update(lease_owner="worker-b")
+
+    engine.flush = flush_then_lose_the_lease
+    engine.execute()
+    steps = StepEvent.objects.filter(run=run).exclude(step_key="")
+    assert set(steps.filter(status="completed").values_list("step_key", flat=True)) == {"one"}
+    held = Run.objects.get(id=run.id)
+    assert held.status == "running" and held.lease_owner == "worker-b"
+    assert not held.finished_at and not held.result
