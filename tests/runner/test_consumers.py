@@ -287,14 +287,18 @@ def test_a_burst_arrives_complete_through_a_layer_that_really_drops_messages(
         carried.append(len(event["lines"]))
         if event["lines"][0]["seq"] > self.last_seq + 1:
             gaps.append(event["lines"][0]["seq"])
-        await asyncio.sleep(0.05)  # the burst comes in 500-line messages, far faster than this
+        # The burst's messages come every millisecond or two, far faster than this; the pause is
+        # short so that several of them come live during the burst, the third with a gap.
+        await asyncio.sleep(0.01)
         await deliver(self, event)
 
     monkeypatch.setattr(consumers.RunLogConsumer, "log_lines", slow_viewer)
-    # Long enough to outlast several of the viewer's pauses: a burst that ends within two of them
-    # leaves only the two first messages live (the channel keeps the first that arrives), with
-    # no gap between them (a faster worker made 10,000 lines that short).
+    # The burst starts once the viewer has handled the run's "running" status (whose backlog
+    # read would otherwise chase the whole burst in the database, the live messages dropped
+    # meanwhile), and lasts many of the viewer's pauses: the channel keeps the first message
+    # that arrives during each, so the third live message on shows a gap.
     workflow, _ = publish_workflow("lossy", [
+        {"name": "settle", "type": "wait", "inputs": {"seconds": 0.5}},
         {"name": "burst", "type": "log", "inputs": {"message": "tick", "repeat": 30000}}])
     workflow.perimeters.add(ops_group)
     run = services.run_start(workflow=workflow, trigger_type="manual")
