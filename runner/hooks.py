@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from redis.asyncio import Redis as AsyncRedis
@@ -73,15 +73,7 @@ def handle_and_release(request: HttpRequest, environment_name: str,
     try:
         return handle(request, environment_name, workflow_name)
     finally:
-        release_connection()
-
-
-def release_connection() -> None:
-    """Give this pool thread's PostgreSQL connection back to the pool. Django returns a request's
-    connections on `request_finished`, in another thread: without this, each of the pool
-    threads that ran a trigger call kept one checked out. SQLite connections stay open."""
-    if connection.vendor == "postgresql":
-        close_old_connections()
+        inline.release_connection()
 
 
 def handle(request: HttpRequest, environment_name: str,
@@ -411,7 +403,7 @@ def _response_row(run_id: Any) -> dict[str, Any] | None:
     try:
         return Run.objects.filter(id=run_id).values("response", "status", "error").first()
     finally:
-        release_connection()
+        inline.release_connection()
 
 
 def as_http(answer: dict[str, Any], *, replayed: bool = False) -> HttpResponse:

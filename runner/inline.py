@@ -73,8 +73,9 @@ def reserve() -> threading.BoundedSemaphore | None:
 
 
 def start(run: Run, slot: threading.BoundedSemaphore, bindings: Bindings | None = None) -> Future:
-    """Execute a run leased to `identity()` on a thread of its own, in a reserved slot, with its
-    environment's bindings when the caller has them already (else the engine loads them).
+    """Execute a run leased to `identity()` on one of the process's run threads, in a reserved
+    slot, with its environment's bindings when the caller has them already (else the engine
+    loads them).
 
     The returned future resolves with what a waiting caller needs as soon as it is committed:
     `{"response": ...}` when the run responds, `{"status": ..., "error": ...}` when it ends,
@@ -135,13 +136,15 @@ def _execute(run: Run, answer: Future, slot: threading.BoundedSemaphore,
     finally:
         broadcast.stop_listening_for_answer(run.id)
         _resolve(answer, None)
-        _release_connection()
+        release_connection()
         slot.release()
 
 
-def _release_connection() -> None:
-    """PostgreSQL connections go back to the web process's pool; a SQLite connection stays open
-    for this thread's next run unless it broke."""
+def release_connection() -> None:
+    """At the end of a web-process thread's work (a trigger call, an inline run): a PostgreSQL
+    connection goes back to the process's pool (Django returns a request's connections on
+    `request_finished`, in another thread); a SQLite connection stays open for the thread's
+    next use unless it broke."""
     if connection.vendor == "postgresql":
         close_old_connections()
     elif connection.errors_occurred and not connection.is_usable():

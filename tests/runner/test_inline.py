@@ -45,7 +45,7 @@ def test_a_thread_keeps_its_sqlite_connection_between_runs_and_pools_postgresql_
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         connections.append(connection.connection)
-        inline._release_connection()
+        inline.release_connection()
         done.set()
 
     for _ in range(2):
