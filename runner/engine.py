@@ -285,8 +285,8 @@ class Engine:
                 self.log(key, "warning", f"attempt {attempt} failed ({error.message}); "
                                          f"retrying in {delay:.1f}s")
                 attempt += 1
+                self.flush()  # the retry is visible (and the run recorded) during the wait
                 if delay > IN_PROCESS_BACKOFF_LIMIT:
-                    self.flush()
                     raise Park(until=timezone.now() + timedelta(seconds=delay),
                                reason="retry") from None
                 time.sleep(delay)

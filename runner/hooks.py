@@ -25,7 +25,7 @@ from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
 
 from environments.models import Deployment, Environment
-from runner import bindings, broadcast, inline, services, trigger_limits
+from runner import bindings, broadcast, inline, journal, services, trigger_limits
 from runner.models import Run
 from runner.trigger_access import Refusal, check_access
 from workflows.models import Trigger, Workflow, WorkflowVersion
@@ -280,7 +280,8 @@ def start_idempotently(request: HttpRequest, deployment: Deployment, trigger: Tr
         run = services.run_start(workflow=deployment.workflow, version=deployment.version,
                                  environment=environment, trigger=trigger, trigger_type="http",
                                  trigger_input=trigger_input,
-                                 claimed_by=inline.identity() if slot else None)
+                                 claimed_by=inline.identity() if slot else None,
+                                 defer=bool(slot))
     except BaseException:
         if slot:
             slot.release()
@@ -328,10 +329,23 @@ async def wait_for_inline_answer(pending: Pending) -> dict[str, Any] | None:
         payload = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(pending.here)),
                                          pending.timeout)
     except TimeoutError:
+        # The caller gets the run's id (202): its insert must have been made by then.
+        await sync_to_async(journal.wait_until_recorded, thread_sensitive=False)(
+            pending.run, settings.OWLGRID_LEASE_SECONDS)
         return None
+    if payload is inline.NOT_RECORDED:
+        return not_recorded()
     if payload is None:
         return await wait_for_response(pending.run.id, deadline - time.monotonic())
     return answer_from(pending.run.id, {"response": None, "error": None, **payload})
+
+
+def not_recorded() -> dict[str, Any]:
+    """A run that could not be written was not executed either: the call can be retried."""
+    error = inline.NOT_RECORDED["error"]
+    return {"status": 503, "headers": {"Retry-After": "1"},
+            "body": {"error": {"code": error["type"], "message": error["message"],
+                               "fields": []}}}
 
 
 def accepted(run: Run) -> dict[str, Any]:

@@ -5,12 +5,21 @@ enqueue, a worker's dequeue and RQ's job bookkeeping, then the claim's own trans
 a 35 ms call on PostgreSQL, docs/performance.md). n8n runs webhook workflows in its main process
 for the same reason.
 
-Durability is the workers': the run is inserted already leased by this process
+Durability is the workers': the run is leased to this process from its creation
 (`journal.create_run(claimed_by=...)`), the engine journals every step and fences every write
 with the lease exactly as in a worker, and a heartbeat renews the lease. If this process dies
 mid-run, the lease expires and the sweeper queues the run for a worker, which resumes it from
 the journal. A run that parks (a wait, an approval, a lock) leaves this process and is resumed
 by a worker.
+
+The run's insert goes with the engine's first write (`create_run(defer=True)`): one durable
+write fewer per call, ≈ 1 ms on PostgreSQL. That write comes before anything outside the
+database can see the run: the engine writes before it starts any step that is not pure data
+(an HTTP call, an email, a child run, a wait), and the caller's answer is handed over only once
+committed. If this process dies before that write, nothing happened that anyone could see: the
+caller's connection drops as it would have a moment earlier. If the engine stops before it
+(a bug), the run is inserted as it is and a worker resumes it; if even that fails, the caller
+gets a 503 and no run id.
 
 Bounded: at most `OWLGRID_INLINE_RUNS` runs at a time per web process; beyond that, or with 0,
 synchronous runs go through the queue as before. The runs execute on daemon threads kept
@@ -36,7 +45,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from runner import broadcast
+from runner import broadcast, journal
 from runner.bindings import Bindings
 from runner.engine import Engine
 from runner.models import Run, RunStatus
@@ -135,9 +144,28 @@ def _execute(run: Run, answer: Future, slot: threading.BoundedSemaphore,
         logger.exception("run %s: inline execution failed; a worker will resume it", run.id)
     finally:
         broadcast.stop_listening_for_answer(run.id)
-        _resolve(answer, None)
+        _resolve(answer, None if _recorded(run) else NOT_RECORDED)
         release_connection()
         slot.release()
+
+
+# The answer when a run could not even be written: the caller must not get its id.
+NOT_RECORDED = {"status": "failed", "error": {
+    "type": "not_recorded", "retryable": True,
+    "message": "the run could not be recorded (database unavailable); it was not executed",
+}}
+
+
+def _recorded(run: Run) -> bool:
+    """After the engine stopped: make sure a run whose insert waited for its first write is in
+    the database (the engine stopped before writing: a worker resumes it once its lease
+    expires); False if it could not be written."""
+    try:
+        journal.record_creation(run)
+    except Exception:  # noqa: BLE001 - reported to the caller instead
+        logger.exception("run %s: could not be recorded", run.id)
+        return False
+    return True
 
 
 def release_connection() -> None:

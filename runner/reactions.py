@@ -39,17 +39,24 @@ def _deployments_with(environment_id: Any, trigger_type: str):
 
 def anyone_watches_runs(environment_id: Any) -> bool:
     """Whether a live deployment in the environment has a run-event trigger: asked after every
-    run, and almost always no. One raw query (the ORM spent more building it than running it)."""
+    run, and almost always no. One raw query (the ORM spent more building it than running it);
+    on PostgreSQL the finishing write asks it itself (`watchers_sql`)."""
+    sql, params = watchers_sql(environment_id)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {sql}", params)
+        return bool(cursor.fetchone()[0])
+
+
+def watchers_sql(environment_id: Any) -> tuple[str, list[Any]]:
+    """`anyone_watches_runs` as an SQL expression and its parameters."""
     tables = {"d": Deployment._meta.db_table, "w": Workflow._meta.db_table,
               "t": Trigger._meta.db_table}
     sql = (  # noqa: S608 - our table names; the values are parameters
-        "SELECT 1 FROM {d} d JOIN {w} w ON w.id = d.workflow_id "
+        "EXISTS (SELECT 1 FROM {d} d JOIN {w} w ON w.id = d.workflow_id "
         "JOIN {t} t ON t.version_id = d.version_id "
-        "WHERE d.environment_id = %s AND w.active AND t.type = %s LIMIT 1"
+        "WHERE d.environment_id = %s AND w.active AND t.type = %s)"
     ).format(**tables)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [environment_id, Trigger.Type.RUN.value])
-        return cursor.fetchone() is not None
+    return sql, [environment_id, Trigger.Type.RUN.value]
 
 
 def record_written(*, run: Run, collection: str, record_id: str, event: str) -> list[Run]:

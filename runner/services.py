@@ -46,9 +46,11 @@ def run_start(
     is_test: bool = False,
     run_id: uuid.UUID | None = None,
     claimed_by: str | None = None,
+    defer: bool = False,
 ) -> Run:
     """Create a run pinned to a version and queue it (or lease it to `claimed_by`, which then
-    executes it); an invalid plan fails the run at once."""
+    executes it, and with `defer` inserts it with its first write: `journal.create_run`); an
+    invalid plan fails the run at once."""
     version = version or resolve_version(workflow=workflow, environment=environment)
     fields: dict[str, Any] = {
         "workflow": workflow,
@@ -75,7 +77,7 @@ def run_start(
                 "problems": exc.problems,
             })
         return run
-    return journal.create_run(claimed_by=claimed_by, **fields)
+    return journal.create_run(claimed_by=claimed_by, defer=defer, **fields)
 
 
 class InputRejected(ValidationError):

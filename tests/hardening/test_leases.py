@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from runner import journal, services
@@ -87,3 +89,107 @@ def test_a_zombie_whose_lease_went_during_the_last_step_keeps_neither_it_nor_the
     held = Run.objects.get(id=run.id)
     assert held.status == "running" and held.lease_owner == "worker-b"
     assert not held.finished_at and not held.result
+
+
+@pytest.fixture
+def deferred(redis_conn):
+    """A run leased to its executor at creation, inserted by its first write (inline runs)."""
+    workflow, version = publish_workflow("deferred", [
+        {"name": "one", "type": "set_variable", "inputs": {"name": "x", "value": 1}},
+    ])
+    return services.run_start(workflow=workflow, version=version, trigger_type="http",
+                              trigger_input={}, claimed_by="web-a", defer=True)
+
+
+def step_events(name):
+    return [{"step_key": name, "action_name": name, "action_type": "set_variable",
+             "status": "running", "previous": None},
+            {"step_key": name, "action_name": name, "action_type": "set_variable",
+             "status": "completed", "previous": "running", "output": {"x": 1}}]
+
+
+def journal_of(run):
+    return list(StepEvent.objects.filter(run_id=run.id).order_by("id")
+                .values_list("step_key", "status", "worker"))
+
+
+def test_a_deferred_run_is_written_by_its_first_commit_and_not_before(deferred,
+                                                                      django_assert_num_queries):
+    assert not Run.objects.filter(id=deferred.id).exists()
+    with django_assert_num_queries(0):  # nothing to renew yet: the lease starts with the insert
+        assert journal.heartbeat(deferred, "web-a") is False
+    cancel = journal.commit(deferred, "web-a", events=step_events("one"),
+                            lines=[{"seq": 1, "step_key": "one", "message": "hello"}])
+    assert cancel is False
+    stored = Run.objects.get(id=deferred.id)
+    assert (stored.status, stored.lease_owner, stored.next_log_seq) == ("running", "web-a", 2)
+    assert stored.lease_expires_at > timezone.now()
+    assert journal_of(deferred) == [("", "not_started", ""), ("", "running", "web-a"),
+                                    ("one", "running", "web-a"), ("one", "completed", "web-a")]
+    assert list(stored.log_lines.values_list("message", flat=True)) == ["hello"]
+    assert journal.heartbeat(deferred, "web-a") is False  # now fenced like any run
+    journal.commit(deferred, "web-a", events=step_events("two"), lines=[])  # no second insert
+    assert Run.objects.filter(id=deferred.id).count() == 1 and len(journal_of(deferred)) == 6
+
+
+def test_a_deferred_run_that_ends_at_its_first_write_is_written_finished(deferred):
+    journal.finish(deferred, "web-a", status="completed", result={"output": 1},
+                   events=step_events("one"), response={"status": 200, "body": "ok"})
+    stored = Run.objects.get(id=deferred.id)
+    assert (stored.status, stored.lease_owner, stored.result) == ("completed", "", {"output": 1})
+    assert stored.finished_at is not None and stored.response["body"] == "ok"
+    assert journal_of(deferred) == [("", "not_started", ""), ("", "running", "web-a"),
+                                    ("one", "running", "web-a"), ("one", "completed", "web-a"),
+                                    ("", "completed", "web-a")]
+
+
+def test_a_workflow_under_a_concurrency_limit_is_inserted_at_once(redis_conn):
+    workflow, version = publish_workflow("limited", [
+        {"name": "one", "type": "set_variable", "inputs": {"name": "x", "value": 1}},
+    ])
+    workflow.concurrency_limit = 1
+    workflow.save()
+    run = services.run_start(workflow=workflow, version=version, trigger_type="http",
+                             trigger_input={}, claimed_by="web-a", defer=True)
+    assert Run.objects.filter(id=run.id, lease_owner="web-a").exists()
+
+
+def test_what_a_step_writes_is_stored_character_for_character(run):
+    """Events and lines travel to PostgreSQL as one JSON document per write: quotes,
+    backslashes, newlines, non-ASCII text and JSON nulls inside values come back as they were;
+    a missing value stays SQL NULL."""
+    tricky = 'quote \' double " backslash \\ tab \t newline \n é 🦉 {"not": "json"} null'
+    output = {"text": tricky, "none": None, "list": [1, None, "ü"], "nested": {"a": [{}]}}
+    journal.claim(run.id, "worker-a")
+    journal.commit(run, "worker-a", events=[
+        {"step_key": "one", "action_name": "one", "action_type": "set_variable",
+         "status": "running", "previous": None, "inputs": {"value": tricky}},
+        {"step_key": "one", "action_name": "one", "action_type": "set_variable",
+         "status": "completed", "previous": "running", "inputs": {"value": tricky},
+         "output": output}],
+        lines=[{"seq": 1, "step_key": "one", "level": "warning", "message": tricky},
+               {"seq": 2, "message": "plain"}])
+    running, completed = StepEvent.objects.filter(run=run, step_key="one").order_by("id")
+    assert running.inputs == {"value": tricky} and running.output is None
+    assert completed.output == output and completed.error is None
+    assert StepEvent.objects.filter(run=run, step_key="one", output__isnull=True).count() == 1
+    assert list(run.log_lines.order_by("seq").values_list("seq", "step_key", "level",
+                                                          "message")) == [
+        (1, "one", "warning", tricky), (2, "", "info", "plain")]
+
+
+def test_a_run_s_end_asks_once_whether_anyone_watches_runs_finish(redis_conn, environments):
+    """The run-finished reactions first ask whether a deployment in the run's environment has a
+    run-event trigger (almost never): on PostgreSQL the finishing write answers it itself."""
+    workflow, version = publish_workflow("watched", [
+        {"name": "one", "type": "set_variable", "inputs": {"name": "x", "value": 1}},
+    ])
+    run = services.run_start(workflow=workflow, version=version, trigger_type="manual",
+                             environment=environments["dev"], trigger_input={})
+    claimed = journal.claim(run.id, "worker-a")
+    with CaptureQueriesContext(connection) as queries:
+        journal.finish(claimed, "worker-a", status="completed", result={})
+    asked = [q["sql"] for q in queries.captured_queries if "workflows_trigger" in q["sql"]]
+    assert len(asked) == 1
+    assert ("runner_run" in asked[0]) == (connection.vendor == "postgresql")
+    assert Run.objects.get(id=run.id).status == "completed"

@@ -23,6 +23,7 @@ from runner import inline
 from runner.models import Run, StepEvent
 from runner.queueing import get_queue
 from tests.execution import wait_for_run
+from tests.peers import RecordingServer
 from workflows.format import workflow_import
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -104,6 +105,68 @@ def test_sync_call_is_answered_by_the_web_process_itself(deploy, url, token, red
     assert list(StepEvent.objects.filter(run=run, step_key="").values_list("status", flat=True)) \
         == ["not_started", "running", "completed"]
     assert len(get_queue()) == 0  # nothing went through the queue
+
+
+def test_sync_run_is_written_with_its_first_step_and_before_any_call_it_makes(
+        deploy, url, token, settings, http_peer, redis_conn):
+    """The run's insert waits for its first write (one durable write fewer per call), and that
+    write comes before anything outside the database can see the run: the peer called by the
+    second step finds the run and the first step's result already committed."""
+    settings.OWLGRID_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+    seen_by_peer = []
+
+    def reply(request):
+        run_id = request["headers"]["idempotency-key"].split(":")[0]
+        seen_by_peer.append(list(StepEvent.objects.filter(run_id=run_id).order_by("id")
+                                 .values_list("step_key", "status")))
+        return RecordingServer.echo(request)
+
+    http_peer.reply = reply
+    deploy(mode="sync", timeout=20, before_answer=[
+        {"name": "call", "type": "http_request", "inputs": {"url": http_peer.url}}])
+    response = httpx.post(url, json={"id": "A5"}, headers=auth(token), timeout=30)
+    assert response.status_code == 201, response.text
+    assert seen_by_peer == [[("", "not_started"), ("", "running"), ("note", "running"),
+                             ("note", "completed"), ("call", "running")]]
+    run = wait_for_run(Run.objects.get().id)
+    assert list(StepEvent.objects.filter(run=run).order_by("id")
+                .values_list("step_key", "status")) == [
+        ("", "not_started"), ("", "running"), ("note", "running"), ("note", "completed"),
+        ("call", "running"), ("call", "completed"), ("answer", "running"),
+        ("answer", "completed"), ("", "completed")]
+
+
+def test_sync_run_stopped_before_its_first_write_is_recorded_for_a_worker(
+        deploy, url, token, monkeypatch, redis_conn):
+    """An inline execution that breaks before writing anything still leaves the run in the
+    database, leased to this process: once the lease expires a worker resumes it."""
+    def broken(engine):
+        raise RuntimeError("broken before the first write")
+
+    monkeypatch.setattr(inline.Engine, "execute", broken)
+    deploy(mode="sync", timeout=1)
+    response = httpx.post(url, json={}, headers=auth(token), timeout=30)
+    assert response.status_code == 202
+    run = Run.objects.get(id=response.json()["run_id"])
+    assert run.status == "running" and run.lease_owner == inline.identity()
+    assert list(StepEvent.objects.filter(run=run).values_list("status", flat=True)) == [
+        "not_started", "running"]
+
+
+def test_sync_run_that_cannot_be_recorded_is_refused_with_503_and_leaves_nothing(
+        deploy, url, token, monkeypatch, redis_conn):
+    """Only a failing database can make the deferred insert fail, which a test cannot cause at
+    that exact moment: the engine and the insert are made to fail instead."""
+    def broken(*args, **kwargs):
+        raise RuntimeError("database unavailable")
+
+    monkeypatch.setattr(inline.Engine, "execute", broken)
+    monkeypatch.setattr(inline.journal, "record_creation", broken)
+    deploy(mode="sync", timeout=5)
+    response = httpx.post(url, json={}, headers=auth(token), timeout=30)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert response.json()["error"]["code"] == "not_recorded"
+    assert nothing_started()
 
 
 def test_sync_call_goes_through_a_worker_when_inline_runs_are_off(deploy, url, token, workers,
