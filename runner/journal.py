@@ -561,7 +561,7 @@ def _commit_in_one_statement(run: Run, worker: str, events: list[dict[str, Any]]
         parts.append(f", locks AS (DELETE FROM {RunLock._meta.db_table} "  # noqa: S608
                      "WHERE run_id IN (SELECT id FROM fence) RETURNING name)")
         parts.append(" SELECT cancel_requested, ARRAY(SELECT name FROM locks)")
-        if run.environment_id is not None:  # the run-finished reactions' question, answered here
+        if _asks_for_watchers(run):
             from runner.reactions import watchers_sql
 
             watchers, watchers_params = watchers_sql(run.environment_id)
@@ -580,6 +580,14 @@ def _commit_in_one_statement(run: Run, worker: str, events: list[dict[str, Any]]
     if release_locks:
         return Finished(list(row[1]), bool(row[2]) if len(row) > 2 else None)
     return bool(row[0])
+
+
+def _asks_for_watchers(run: Run) -> bool:
+    """Whether the run's finishing write also answers the run-finished reactions' question
+    (does anyone watch runs finish in its environment?), which saves a statement per run. Not
+    when a caller waits for the run's answer: the question costs the write ≈ 0.35 ms of
+    planning, while asked on its own it waits until the answer is out."""
+    return run.environment_id is not None and not _caller_may_wait(run)
 
 
 @dataclass

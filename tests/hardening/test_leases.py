@@ -178,18 +178,22 @@ def test_what_a_step_writes_is_stored_character_for_character(run):
         (1, "one", "warning", tricky), (2, "", "info", "plain")]
 
 
-def test_a_run_s_end_asks_once_whether_anyone_watches_runs_finish(redis_conn, environments):
+@pytest.mark.parametrize(("trigger_type", "in_the_write"), [("manual", True), ("http", False)])
+def test_a_run_s_end_asks_once_whether_anyone_watches_runs_finish(redis_conn, environments,
+                                                                  trigger_type, in_the_write):
     """The run-finished reactions first ask whether a deployment in the run's environment has a
-    run-event trigger (almost never): on PostgreSQL the finishing write answers it itself."""
+    run-event trigger (almost never). On PostgreSQL the finishing write answers it itself,
+    unless a caller may be waiting for the run's answer (an HTTP run whose trigger is not known
+    to be asynchronous): then it is asked after the write, off the caller's path."""
     workflow, version = publish_workflow("watched", [
         {"name": "one", "type": "set_variable", "inputs": {"name": "x", "value": 1}},
     ])
-    run = services.run_start(workflow=workflow, version=version, trigger_type="manual",
+    run = services.run_start(workflow=workflow, version=version, trigger_type=trigger_type,
                              environment=environments["dev"], trigger_input={})
     claimed = journal.claim(run.id, "worker-a")
     with CaptureQueriesContext(connection) as queries:
         journal.finish(claimed, "worker-a", status="completed", result={})
     asked = [q["sql"] for q in queries.captured_queries if "workflows_trigger" in q["sql"]]
     assert len(asked) == 1
-    assert ("runner_run" in asked[0]) == (connection.vendor == "postgresql")
+    assert ("runner_run" in asked[0]) == (connection.vendor == "postgresql" and in_the_write)
     assert Run.objects.get(id=run.id).status == "completed"
