@@ -330,9 +330,9 @@ async def wait_for_inline_answer(pending: Pending) -> dict[str, Any] | None:
                                          pending.timeout)
     except TimeoutError:
         # The caller gets the run's id (202): its insert must have been made by then.
-        await sync_to_async(journal.wait_until_recorded, thread_sensitive=False)(
+        recorded = await sync_to_async(journal.wait_until_recorded, thread_sensitive=False)(
             pending.run, settings.OWLGRID_LEASE_SECONDS)
-        return None
+        return None if recorded else not_recorded()
     if payload is inline.NOT_RECORDED:
         return not_recorded()
     if payload is None:

@@ -74,7 +74,8 @@ def create_run(*, claimed_by: str | None = None, defer: bool = False, **fields: 
     can see the run: the engine writes before any step that is not pure data (an HTTP call, an
     email, a child run, a wait) and before the caller gets an answer. Until then the run exists
     only in the executor's memory, as a call still being handled does. A workflow under a
-    concurrency limit is inserted at once: its slot is taken by a write of its own.
+    concurrency limit is inserted at once (its slot is taken by a write of its own), and so is
+    a run created inside the caller's transaction (it belongs to that transaction).
     """
     if claimed_by is None:
         run = Run(status=RunStatus.QUEUED, job_id=_new_job_id(), **fields)
@@ -99,13 +100,18 @@ def create_run(*, claimed_by: str | None = None, defer: bool = False, **fields: 
 
 class Creation:
     """A run's insert waiting for its executor's first write (`create_run(defer=True)`).
-    `written`: the insert is made (perhaps in a transaction not committed yet); `recorded`:
-    it is committed."""
+    `written`: the insert is made (perhaps in a transaction not committed yet); `recorded`: it
+    is committed; `settled`: recorded, or given up (the insert failed)."""
 
     def __init__(self, events: list[StepEvent]) -> None:
         self.events = events
         self.written = False
-        self.recorded = threading.Event()
+        self.recorded = False
+        self.settled = threading.Event()
+
+    def record(self) -> None:
+        self.recorded = True
+        self.settled.set()
 
 
 def _creation(run: Run) -> Creation | None:
@@ -119,23 +125,29 @@ def creation_pending(run: Run) -> bool:
 
 
 def wait_until_recorded(run: Run, timeout: float) -> bool:
-    """For a caller about to hand out the run's id: wait for its deferred insert's commit."""
+    """For a caller about to hand out the run's id: wait for its deferred insert's commit;
+    False if it did not come (the insert failed, or not in time)."""
     creation = _creation(run)
-    return creation is None or creation.recorded.wait(timeout)
+    return creation is None or (creation.settled.wait(timeout) and creation.recorded)
 
 
 def record_creation(run: Run) -> None:
     """Insert a deferred run now, as it is, unless it is in the database already (its executor
-    stopped early: a worker resumes it once the lease expires)."""
+    stopped early: a worker resumes it once the lease expires). If this fails too, whoever waits
+    for the insert is told so."""
     creation = _creation(run)
-    if creation is None or creation.recorded.is_set():
+    if creation is None or creation.recorded:
         return
-    if Run.objects.filter(id=run.id).exists():  # written by a transaction that committed
-        creation.recorded.set()
-        return
-    creation.written = False  # the transaction that wrote it was rolled back
-    with _one_statement_or_atomic():
-        _insert_created(run)
+    try:
+        if Run.objects.filter(id=run.id).exists():  # written by a transaction that committed
+            creation.record()
+            return
+        creation.written = False  # the transaction that wrote it was rolled back
+        with _one_statement_or_atomic():
+            _insert_created(run)
+    except BaseException:
+        creation.settled.set()
+        raise
 
 
 def _insert_created(run: Run) -> None:
@@ -150,7 +162,7 @@ def _created(run: Run) -> None:
     creation = _creation(run)
     creation.written = True
     run._state.adding, run._state.db = False, connection.alias
-    transaction.on_commit(creation.recorded.set)
+    transaction.on_commit(creation.record)
     broadcast.run_status_on_commit(run)
 
 
@@ -450,7 +462,7 @@ def _db_uuid(value: Any) -> Any:
 
 def heartbeat(run: Run, worker: str) -> bool:
     creation = _creation(run)
-    if creation is not None and not creation.recorded.is_set():
+    if creation is not None and not creation.recorded:
         return bool(run.cancel_requested)  # its lease starts with its executor's first write
     with transaction.atomic():
         return _fence(run, worker)

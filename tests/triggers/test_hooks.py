@@ -153,6 +153,24 @@ def test_sync_run_stopped_before_its_first_write_is_recorded_for_a_worker(
         "not_started", "running"]
 
 
+def test_a_caller_whose_timeout_passes_before_the_first_write_gets_an_id_that_exists(
+        deploy, url, token, monkeypatch, redis_conn):
+    """A 202 hands out the run's id: it waits for the run's insert (the engine is made slow to
+    start, longer than the trigger's timeout)."""
+    execute = inline.Engine.execute
+
+    def slow_to_start(engine):
+        time.sleep(1.5)
+        execute(engine)
+
+    monkeypatch.setattr(inline.Engine, "execute", slow_to_start)
+    deploy(mode="sync", timeout=0.5)
+    response = httpx.post(url, json={}, headers=auth(token), timeout=30)
+    assert response.status_code == 202
+    assert Run.objects.filter(id=response.json()["run_id"]).exists()
+    assert wait_for_run(response.json()["run_id"]).status == "completed"
+
+
 def test_sync_run_that_cannot_be_recorded_is_refused_with_503_and_leaves_nothing(
         deploy, url, token, monkeypatch, redis_conn):
     """Only a failing database can make the deferred insert fail, which a test cannot cause at
