@@ -32,6 +32,13 @@ decided before Daphne is imported, which is why this is a command and not part o
   caller that does use one gets the real module (marking them absent is not possible:
   `autobahn.wamp.auth` is a hard import, and without cbor2 autobahn would offer other
   serializers). Any other module is imported as usual.
+- `django.test` (≈ 3 MB resident: its test client, test cases, `unittest` with `unittest.mock`,
+  `xml.dom`, `wsgiref`), imported only because django-ninja's settings module imports
+  `django.test.signals` (for `setting_changed`, Django's own signal re-exported there). That
+  one submodule is loaded on its own, from its file, so that importing it does not run the
+  package's `__init__` and everything it imports; it only defines signals and their receivers
+  and imports nothing from `django.test`. Should the process import `django.test` itself,
+  the package is imported as usual and finds its submodule already loaded.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ TLS_ONLY_MODULES = ("OpenSSL",)
 NVX_MODULES = ("_nvx_utf8validator", "_nvx_xormasker")
 UNUSED_OPTIONAL_MODULES = ("click",)
 WAMP_ONLY_MODULES = frozenset({"autobahn.wamp.auth", "autobahn.wamp.message_fbs", "cbor2"})
+SUBMODULES_ON_THEIR_OWN = ("django.test.signals",)
 
 
 class LazyModules(importlib.abc.MetaPathFinder):
@@ -65,6 +73,61 @@ class LazyModules(importlib.abc.MetaPathFinder):
         if spec is not None and spec.loader is not None:
             spec.loader = importlib.util.LazyLoader(spec.loader)
         return spec
+
+
+def load_on_its_own(name: str) -> None:
+    """Register a package's submodule without importing the package (its code runs on first
+    attribute access, like `LazyModules`'): `import a.b` finds `a.b` in `sys.modules` and
+    never imports `a`. If `a` is imported later, it gets `a.b` as its attribute, as usual."""
+    if name in sys.modules:
+        return
+    top, _, rest = name.partition(".")
+    top_spec = importlib.util.find_spec(top)
+    if top_spec is None or top_spec.origin is None:
+        return
+    path = os.path.join(os.path.dirname(top_spec.origin), *rest.split(".")) + ".py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None or not os.path.exists(path):
+        return
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    sys.meta_path.insert(0, ParentOfLoaded(name))
+
+
+class ParentOfLoaded(importlib.abc.MetaPathFinder):
+    """Imports the package of a submodule loaded on its own as usual, then binds the
+    submodule to it (the import system binds a submodule to its package only when it loads
+    the submodule itself)."""
+
+    def __init__(self, child: str) -> None:
+        self.parent, _, self.attribute = child.rpartition(".")
+        self.child = child
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
+        if fullname != self.parent:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _BindingLoader(spec.loader, self.attribute, self.child)
+        return spec
+
+
+class _BindingLoader(importlib.abc.Loader):
+    def __init__(self, loader: importlib.abc.Loader, attribute: str, child: str) -> None:
+        self.loader, self.attribute, self.child = loader, attribute, child
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        setattr(module, self.attribute, sys.modules[self.child])
+        self.loader.exec_module(module)
+
+    def __getattr__(self, name: str) -> object:  # get_source, is_package, resources, ...
+        return getattr(self.loader, name)
 
 
 def asks_for_endpoints(args: list[str]) -> bool:
@@ -88,6 +151,8 @@ def prepare(args: list[str]) -> None:
     absent(UNUSED_OPTIONAL_MODULES)
     if not any(isinstance(finder, LazyModules) for finder in sys.meta_path):
         sys.meta_path.insert(0, LazyModules(WAMP_ONLY_MODULES))
+    for name in SUBMODULES_ON_THEIR_OWN:
+        load_on_its_own(name)
 
 
 def main(args: list[str] | None = None) -> None:

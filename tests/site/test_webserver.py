@@ -88,3 +88,22 @@ def test_an_explicit_nvx_setting_keeps_the_probe():
                           capture_output=True, text=True, check=False, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "True"]
+
+
+DJANGO_TEST_PROBE = (
+    "import os, sys; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'owlgrid_site.settings'); "
+    "from owlgrid_site.webserver import prepare; prepare([]); "
+    "from owlgrid_site.web import application; from django.urls import reverse; "
+    "from django.test.signals import setting_changed; from django.core import signals; "
+    "print(reverse('api:openapi-json'), setting_changed is signals.setting_changed, "
+    "'django.test' in sys.modules, 'unittest' in sys.modules); "
+    "import django.test; print(django.test.signals.setting_changed is setting_changed)"
+)
+
+
+def test_the_api_loads_without_django_s_test_package_which_still_imports_whole_if_asked():
+    """django-ninja imports `django.test.signals`; the command loads that submodule alone."""
+    done = subprocess.run([sys.executable, "-c", DJANGO_TEST_PROBE], cwd=BASE,
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["/api/openapi.json", "True", "False", "False", "True"]
