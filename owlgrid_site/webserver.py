@@ -48,7 +48,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
@@ -59,11 +59,12 @@ WAMP_ONLY_MODULES = frozenset({"autobahn.wamp.auth", "autobahn.wamp.message_fbs"
 SUBMODULES_ON_THEIR_OWN = ("django.test.signals",)
 
 
-class LazyModules(importlib.abc.MetaPathFinder):
-    """Finds `names` where the path finder does, their code run on first attribute access."""
+class WrappingFinder(importlib.abc.MetaPathFinder):
+    """Finds `names` where the path finder does, each with its loader wrapped by `wrap`."""
 
-    def __init__(self, names: frozenset[str]) -> None:
-        self.names = names
+    def __init__(self, names: frozenset[str],
+                 wrap: Callable[[importlib.abc.Loader], importlib.abc.Loader]) -> None:
+        self.names, self.wrap = names, wrap
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
                   target: ModuleType | None = None) -> ModuleSpec | None:
@@ -71,8 +72,15 @@ class LazyModules(importlib.abc.MetaPathFinder):
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
         if spec is not None and spec.loader is not None:
-            spec.loader = importlib.util.LazyLoader(spec.loader)
+            spec.loader = self.wrap(spec.loader)
         return spec
+
+
+class LazyModules(WrappingFinder):
+    """Finds `names` where the path finder does, their code run on first attribute access."""
+
+    def __init__(self, names: frozenset[str]) -> None:
+        super().__init__(names, importlib.util.LazyLoader)
 
 
 def load_on_its_own(name: str) -> None:
@@ -93,26 +101,16 @@ def load_on_its_own(name: str) -> None:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
-    sys.meta_path.insert(0, ParentOfLoaded(name))
+    sys.meta_path.insert(0, parent_of_loaded(name))
 
 
-class ParentOfLoaded(importlib.abc.MetaPathFinder):
+def parent_of_loaded(child: str) -> WrappingFinder:
     """Imports the package of a submodule loaded on its own as usual, then binds the
     submodule to it (the import system binds a submodule to its package only when it loads
     the submodule itself)."""
-
-    def __init__(self, child: str) -> None:
-        self.parent, _, self.attribute = child.rpartition(".")
-        self.child = child
-
-    def find_spec(self, fullname: str, path: Sequence[str] | None,
-                  target: ModuleType | None = None) -> ModuleSpec | None:
-        if fullname != self.parent:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _BindingLoader(spec.loader, self.attribute, self.child)
-        return spec
+    parent, _, attribute = child.rpartition(".")
+    return WrappingFinder(frozenset({parent}),
+                          lambda loader: _BindingLoader(loader, attribute, child))
 
 
 class _BindingLoader(importlib.abc.Loader):

@@ -573,7 +573,8 @@ def _commit_in_one_statement(run: Run, worker: str, events: list[dict[str, Any]]
         parts.append(f", locks AS (DELETE FROM {RunLock._meta.db_table} "  # noqa: S608
                      "WHERE run_id IN (SELECT id FROM fence) RETURNING name)")
         parts.append(" SELECT cancel_requested, ARRAY(SELECT name FROM locks)")
-        if _asks_for_watchers(run):
+        asks_for_watchers = _asks_for_watchers(run)
+        if asks_for_watchers:
             from runner.reactions import watchers_sql
 
             watchers, watchers_params = watchers_sql(run.environment_id)
@@ -590,7 +591,7 @@ def _commit_in_one_statement(run: Run, worker: str, events: list[dict[str, Any]]
     if created:
         _created(run)
     if release_locks:
-        return Finished(list(row[1]), bool(row[2]) if len(row) > 2 else None)
+        return Finished(list(row[1]), bool(row[2]) if asks_for_watchers else None)
     return bool(row[0])
 
 
