@@ -17,7 +17,7 @@ def main() -> None:
     workers = start_workers(2)
     try:
         time.sleep(3)
-        print(json.dumps(sync_latencies(f"http://127.0.0.1:{port}")))
+        print(json.dumps(sync_latencies(port)))
     finally:
         stop(workers)
         stop(web)

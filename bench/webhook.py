@@ -20,10 +20,9 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
+import client
 import httpx
 from common import BASE_DIR, setup_django, start_workers, stop, wait_until
 
@@ -83,40 +82,19 @@ def _answers(port: int) -> bool:
         return False
 
 
-def latencies(client: httpx.Client, url: str, count: int) -> list[float]:
-    for n in range(20):
-        client.post(url, json={"n": n})
-    times = []
-    for n in range(count):
-        began = time.perf_counter()
-        response = client.post(url, json={"n": n})
-        times.append((time.perf_counter() - began) * 1000)
-        assert response.status_code in (200, 201), response.text
-    return times
+def latencies(port: int, path: str, count: int) -> list[float]:
+    """Milliseconds of `count` sequential calls on one keep-alive connection, after 20."""
+    calls, _ = client.fire("127.0.0.1", port, path, 20 + count, 1, lambda n: {"n": n})
+    assert all(call.status in (200, 201) for call in calls), calls[:3]
+    return [call.milliseconds for call in calls[20:]]
 
 
 def percentile(values: list[float], q: float) -> float:
     return round(statistics.quantiles(values, n=100)[int(q) - 1], 2)
 
 
-def fire(url: str, count: int, concurrency: int) -> tuple[list[float], list[int], list[str], float]:
-    local = threading.local()
-
-    def one(n: int) -> tuple[float, int, str]:
-        # One keep-alive client per thread: building a client (and its TLS context) per call
-        # would make the load generator, not the server, the bottleneck.
-        client = getattr(local, "client", None) or httpx.Client(timeout=30)
-        local.client = client
-        began = time.perf_counter()
-        response = client.post(url, json={"n": n})
-        run_id = response.json().get("run_id", "") if response.status_code == 202 else ""
-        return (time.perf_counter() - began) * 1000, response.status_code, run_id
-
-    began = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        results = list(pool.map(one, range(count)))
-    elapsed = time.perf_counter() - began
-    return [r[0] for r in results], [r[1] for r in results], [r[2] for r in results], elapsed
+def fire(port: int, path: str, count: int, concurrency: int) -> tuple[list[client.Call], float]:
+    return client.fire("127.0.0.1", port, path, count, concurrency, lambda n: {"n": n})
 
 
 def runs_per_second(run_ids: list[str]) -> float:
@@ -130,45 +108,47 @@ def runs_per_second(run_ids: list[str]) -> float:
     return round(len(run_ids) / (last - first).total_seconds(), 1)
 
 
-def throughput(base: str, workers: int) -> float:
+def throughput(port: int, workers: int) -> float:
     """Runs completed per second with `workers` worker processes: median of REPEATS batches of
     THROUGHPUT_CALLS, after a warm-up batch."""
-    url = f"{base}/hooks/bench/bench-async"
+    path = "/hooks/bench/bench-async"
     process = start_workers(workers)
     try:
         time.sleep(3)
-        _, _, warm_up, _ = fire(url, 100, 16)
-        runs_per_second([r for r in warm_up if r])
+        warm_up, _ = fire(port, path, 100, 16)
+        runs_per_second(accepted(warm_up))
         rates = []
         for _ in range(REPEATS):
-            _, _, run_ids, _ = fire(url, THROUGHPUT_CALLS, 16)
-            rates.append(runs_per_second([r for r in run_ids if r]))
+            calls, _ = fire(port, path, THROUGHPUT_CALLS, 16)
+            rates.append(runs_per_second(accepted(calls)))
         return round(statistics.median(rates), 1)
     finally:
         stop(process)
 
 
-def baseline_throughput(base: str) -> float:
+def accepted(calls: list[client.Call]) -> list[str]:
+    return [call.run_id for call in calls if call.run_id]
+
+
+def baseline_throughput(port: int) -> float:
     """The web tier's ceiling for webhook_runs_per_s: the plain one-insert view, same 16
     clients, same server, no workers (median of REPEATS after a warm-up)."""
-    url = f"{base}/bench/baseline"
-    fire(url, 100, 16)  # warm-up
+    fire(port, "/bench/baseline", 100, 16)  # warm-up
     rates = []
     for _ in range(REPEATS):
-        _, statuses, _, elapsed = fire(url, THROUGHPUT_CALLS, 16)
-        assert all(status == 200 for status in statuses), statuses
+        calls, elapsed = fire(port, "/bench/baseline", THROUGHPUT_CALLS, 16)
+        assert all(call.status == 200 for call in calls), [call.status for call in calls]
         rates.append(THROUGHPUT_CALLS / elapsed)
     return round(statistics.median(rates), 1)
 
 
-def sync_latencies(base: str) -> dict:
+def sync_latencies(port: int) -> dict:
     """The sync trigger's and the plain view's p50/p95, batch by batch on one client (workers
     must be running)."""
     sync, baseline = [], []
-    with httpx.Client(timeout=30) as client:
-        for _ in range(REPEATS):  # each batch has its own warm-up calls
-            sync.append(latencies(client, f"{base}/hooks/bench/bench-sync", SYNC_CALLS))
-            baseline.append(latencies(client, f"{base}/bench/baseline", SYNC_CALLS))
+    for _ in range(REPEATS):  # each batch has its own warm-up calls
+        sync.append(latencies(port, "/hooks/bench/bench-sync", SYNC_CALLS))
+        baseline.append(latencies(port, "/bench/baseline", SYNC_CALLS))
 
     def median_of(batches: list[list[float]], q: int) -> float:
         return round(statistics.median(percentile(b, q) for b in batches), 2)
@@ -184,31 +164,30 @@ def measure() -> dict:
     from runner.models import Run
 
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
     web = start_web(port)
     try:
         figures = {}
-        one = throughput(base, 1)
-        two = throughput(base, 2)
+        one = throughput(port, 1)
+        two = throughput(port, 2)
         figures.update(runs_per_s_1_worker=one, runs_per_s_2_workers=two,
                        workers_scaling_ratio=round(two / one, 2), webhook_runs_per_s=two)
-        figures["baseline_django_view_per_s"] = baseline_throughput(base)
+        figures["baseline_django_view_per_s"] = baseline_throughput(port)
         workers = start_workers(2)
         try:
             time.sleep(3)
-            figures.update(sync_latencies(base))
+            figures.update(sync_latencies(port))
             before = Run.objects.count()
-            times, statuses, run_ids, elapsed = fire(f"{base}/hooks/bench/bench-async",
-                                                     LOAD_CALLS, 20)
-            accepted = [r for r in run_ids if r]
+            calls, elapsed = fire(port, "/hooks/bench/bench-async", LOAD_CALLS, 20)
+            times = [call.milliseconds for call in calls]
+            run_ids = accepted(calls)
             figures.update(
                 load_calls=LOAD_CALLS, load_concurrency=20,
                 load_calls_per_s=round(LOAD_CALLS / elapsed, 1),
                 load_p50_ms=percentile(times, 50), load_p95_ms=percentile(times, 95),
-                load_5xx=sum(1 for s in statuses if s >= 500),
-                load_accepted=len(accepted),
-                load_one_run_per_call=(Run.objects.count() - before == len(accepted)
-                                       and len(set(accepted)) == len(accepted)),
+                load_5xx=sum(1 for call in calls if call.status >= 500),
+                load_accepted=len(run_ids),
+                load_one_run_per_call=(Run.objects.count() - before == len(run_ids)
+                                       and len(set(run_ids)) == len(run_ids)),
             )
         finally:
             stop(workers)

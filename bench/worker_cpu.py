@@ -22,7 +22,7 @@ import sys
 import time
 
 from common import setup_django, start_workers, stop
-from webhook import fire, forget_runs, free_port, prepare, runs_per_second, start_web
+from webhook import accepted, fire, forget_runs, free_port, prepare, runs_per_second, start_web
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -103,8 +103,8 @@ def machine_busy() -> tuple[float, float]:
     return (sum(values) - idle) / TICKS, sum(values) / TICKS
 
 
-def measure(base: str, workers: int, repeats: int, calls: int) -> list[dict]:
-    url = f"{base}/hooks/bench/bench-async"
+def measure(port: int, workers: int, repeats: int, calls: int) -> list[dict]:
+    path = "/hooks/bench/bench-async"
     launcher = start_workers(workers)
     try:
         time.sleep(3)
@@ -115,17 +115,17 @@ def measure(base: str, workers: int, repeats: int, calls: int) -> list[dict]:
             processes["redis"] = [pid]
         if backends := postgres_backends():
             processes["postgres"] = backends
-        _, _, warm_up, _ = fire(url, 100, 16)
-        runs_per_second([r for r in warm_up if r])
+        warm_up, _ = fire(port, path, 100, 16)
+        runs_per_second(accepted(warm_up))
         batches = []
         for _ in range(repeats):
             if "postgres" in processes:  # connections come and go (CONN_MAX_AGE)
                 processes["postgres"] = postgres_backends()
             before, busy_before = snapshot(processes), machine_busy()
-            _, _, run_ids, _ = fire(url, calls, 16)
-            rate = runs_per_second([r for r in run_ids if r])
+            run_ids = accepted(fire(port, path, calls, 16)[0])
+            rate = runs_per_second(run_ids)
             after, busy_after = snapshot(processes), machine_busy()
-            done = len([r for r in run_ids if r])
+            done = len(run_ids)
             batch = {"workers": workers, "runs_per_s": rate}
             for name in after:
                 batch[f"{name}_ms_per_run"] = round(spent(before[name], after[name]) * 1000 / done,
@@ -153,7 +153,6 @@ def main() -> None:
     setup_django()
     prepare()
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
     web = start_web(port)
     WEB_PID = web.pid
     if profile_dir:
@@ -161,7 +160,7 @@ def main() -> None:
     summary = {}
     try:
         for count in (int(c) for c in options.workers.split(",")):
-            batches = measure(base, count, options.repeats, options.calls)
+            batches = measure(port, count, options.repeats, options.calls)
             for key in batches[0]:
                 if key != "workers":
                     summary[f"{count}w_{key}"] = statistics.median(b[key] for b in batches)
