@@ -18,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
+SQLITE_ENGINE = "owlgrid_site.sqlite"
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -130,6 +131,8 @@ def database_config(var_dir: Path) -> dict:
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
     if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Django's backend, with the write lock waited for in fine steps (owlgrid_site/sqlite).
+        config["ENGINE"] = SQLITE_ENGINE
         config["CONN_MAX_AGE"] = 0
         # WAL lets the web process read while a worker writes; busy timeout rides out short locks.
         config["OPTIONS"] = {
@@ -151,7 +154,7 @@ def worker_database_connections(databases: dict) -> None:
     connection died meanwhile (the database restarted) claims its run again on a new one
     (`runner.jobs`)."""
     for database in databases.values():
-        if database["ENGINE"] == "django.db.backends.sqlite3":
+        if database["ENGINE"] == SQLITE_ENGINE:
             database["CONN_MAX_AGE"] = None
         database["CONN_HEALTH_CHECKS"] = False
 

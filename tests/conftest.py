@@ -10,6 +10,8 @@ import os
 
 import pytest
 
+from owlgrid_site.envconf import SQLITE_ENGINE
+
 pytest_plugins = ["tests.peers", "tests.execution"]
 
 
@@ -60,7 +62,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
 
     config = settings.DATABASES["default"]
     test = config.setdefault("TEST", {})
-    if config["ENGINE"] == "django.db.backends.sqlite3":
+    if config["ENGINE"] == SQLITE_ENGINE:
         test["NAME"] = str(settings.VAR_DIR / f"test-{os.getpid()}.sqlite3")
     else:
         test["NAME"] = f"test_{config['NAME']}_{os.getpid()}"

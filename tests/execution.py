@@ -19,7 +19,7 @@ def subprocess_database_url() -> str:
     from django.db import connection
 
     config = connection.settings_dict
-    if config["ENGINE"] == "django.db.backends.sqlite3":
+    if connection.vendor == "sqlite":
         return f"sqlite:///{config['NAME']}"
     user = config.get("USER") or "postgres"
     password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""

@@ -1,0 +1,59 @@
+"""Django's SQLite backend, with the write lock waited for in fine steps.
+
+Every OwlGrid transaction on SQLite begins with `BEGIN IMMEDIATE` (the write lock up front,
+so that no transaction fails half-way on upgrading a read lock), and the web process, each
+worker and the sweeper take that one lock in turn. While another connection holds it, SQLite's
+own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, then 100 ms between attempts,
+however briefly the lock is held: a transaction of a few tenths of a millisecond costs each
+waiter 1 ms at least, and 3 ms after a second miss. In a worker at 88 runs/s that was 2.7 ms
+per `BEGIN`, 11 of each run's 23 ms (docs/performance.md, "Fifth round").
+
+Here `BEGIN` is tried with the busy handler off and retried after 0.1 ms, the pause doubling
+up to 2 ms, until the connection's `timeout` has passed; then it fails as SQLite would have
+("database is locked"). Every other statement keeps SQLite's handler: statements inside a
+transaction already hold the lock, and those outside one are rare and keep SQLite's waits.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.db import OperationalError
+from django.db.backends.sqlite3 import base
+
+FIRST_PAUSE = 0.0001
+LONGEST_PAUSE = 0.002
+DEFAULT_TIMEOUT = 5.0  # the sqlite3 module's
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self) -> dict[str, Any]:
+        params = super().get_connection_params()
+        self.lock_timeout = float(params.get("timeout", DEFAULT_TIMEOUT))
+        return params
+
+    def _start_transaction_under_autocommit(self) -> None:
+        statement = f"BEGIN {self.transaction_mode or ''}".strip()
+        raw = self.connection
+        raw.execute("PRAGMA busy_timeout = 0")
+        try:
+            begin_when_free(lambda: self.cursor().execute(statement), self.lock_timeout)
+        finally:
+            raw.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout * 1000)}")
+
+
+def begin_when_free(begin: Any, timeout: float) -> None:
+    """Call `begin` until it does not find the database locked, pausing briefly between tries,
+    for at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    pause = FIRST_PAUSE
+    while True:
+        try:
+            begin()
+            return
+        except OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, LONGEST_PAUSE)

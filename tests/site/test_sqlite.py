@@ -1,0 +1,116 @@
+"""OwlGrid's SQLite backend: the write lock waited for in fine steps, SQLite's errors kept.
+
+Each test opens its own SQLite database with the backend, whatever database the suite runs
+on, and a second connection (the sqlite3 module's, as another process would) takes the lock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.db import OperationalError, connections, transaction
+from django.db.utils import ConnectionHandler
+
+from owlgrid_site.envconf import SQLITE_ENGINE
+from owlgrid_site.sqlite.base import DatabaseWrapper
+
+
+@pytest.fixture
+def lite(tmp_path: Path, django_db_blocker):
+    """A connection through OwlGrid's backend, the way envconf configures SQLite, under the
+    alias "lite"."""
+    def connect(timeout: float = 20) -> DatabaseWrapper:
+        settings = ConnectionHandler({"default": {
+            "ENGINE": SQLITE_ENGINE, "NAME": str(tmp_path / "lite.sqlite3"),
+            "OPTIONS": {"timeout": timeout, "transaction_mode": "IMMEDIATE",
+                        "init_command": "PRAGMA journal_mode=WAL"}}}).settings["default"]
+        connection = connections["lite"] = DatabaseWrapper(settings, "lite")
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE IF NOT EXISTS item (name TEXT)")
+        return connection
+
+    with django_db_blocker.unblock():
+        yield connect
+    if "lite" in connections:
+        connections["lite"].close()
+        del connections["lite"]
+
+
+def holder(path: str) -> sqlite3.Connection:
+    """Another writer holding SQLite's write lock."""
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO item VALUES ('theirs')")
+    return other
+
+
+def begins(connection) -> list[str]:
+    seen: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        if sql.startswith("BEGIN"):
+            seen.append(sql)
+        return execute(sql, params, many, context)
+
+    connection.execute_wrappers.append(record)
+    return seen
+
+
+def busy_timeout(connection) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        return cursor.fetchone()[0]
+
+
+def test_a_transaction_begins_once_another_writer_releases_the_lock(lite):
+    connection = lite()
+    other = holder(connection.settings_dict["NAME"])
+    threading.Timer(0.05, other.execute, ["COMMIT"]).start()
+    attempts = begins(connection)
+
+    with transaction.atomic(using="lite"), connection.cursor() as cursor:
+        cursor.execute("INSERT INTO item VALUES ('ours')")
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM item ORDER BY rowid")
+        assert [row[0] for row in cursor.fetchall()] == ["theirs", "ours"]
+    # Retried by the backend, not slept through by SQLite's handler (which would have made one
+    # call last the whole wait).
+    assert len(attempts) > 1
+    assert set(attempts) == {"BEGIN IMMEDIATE"}
+    assert busy_timeout(connection) == 20_000, "statements outside BEGIN keep SQLite's handler"
+
+
+def test_a_lock_held_past_the_timeout_fails_as_sqlite_would_and_changes_nothing(lite):
+    connection = lite(timeout=0.2)
+    other = holder(connection.settings_dict["NAME"])
+    began = time.monotonic()
+
+    with pytest.raises(OperationalError, match="database is locked"), \
+            transaction.atomic(using="lite"), connection.cursor() as cursor:
+        cursor.execute("INSERT INTO item VALUES ('ours')")
+
+    assert time.monotonic() - began >= 0.2
+    assert not connection.in_atomic_block
+    assert busy_timeout(connection) == 200
+    other.execute("ROLLBACK")
+    with transaction.atomic(using="lite"), connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM item")
+        assert cursor.fetchone()[0] == 0
+
+
+def test_errors_other_than_a_lock_are_not_retried(lite):
+    connection = lite()
+    attempts = begins(connection)
+    connection.connection.execute("BEGIN")  # a transaction already open on this connection
+
+    with pytest.raises(OperationalError, match="within a transaction"), \
+            transaction.atomic(using="lite"):
+        pass
+
+    assert len(attempts) == 1
+    assert busy_timeout(connection) == 20_000
