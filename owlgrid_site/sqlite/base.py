@@ -35,12 +35,17 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _start_transaction_under_autocommit(self) -> None:
         statement = f"BEGIN {self.transaction_mode or ''}".strip()
-        raw = self.connection
-        raw.execute("PRAGMA busy_timeout = 0")
+        self._set_busy_timeout(0)
         try:
             begin_when_free(lambda: self.cursor().execute(statement), self.lock_timeout)
         finally:
-            raw.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout * 1000)}")
+            self._set_busy_timeout(int(self.lock_timeout * 1000))
+
+    def _set_busy_timeout(self, milliseconds: int) -> None:
+        """SQLite's own wait for a lock (what the sqlite3 module's `timeout` sets), changed on
+        the connection itself: not a query of the application's, so not logged as one."""
+        with self.wrap_database_errors:
+            self.connection.execute(f"PRAGMA busy_timeout = {milliseconds:d}")
 
 
 def begin_when_free(begin: Any, timeout: float) -> None:
