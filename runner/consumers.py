@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import OrderedDict
 from typing import Any
@@ -82,8 +83,9 @@ class RunLogConsumer(GuardedConsumer):
     """`/ws/runs/<id>/?after=N`: the run's lines after N, then live lines and statuses.
 
     Frames sent: `{"type": "lines", "lines": [{seq, step, level, message, time?}, ...]}` with
-    strictly increasing, gapless numbers, and `{"type": "status", "status": ...}` (once on
-    connect, then on each change; the lines written before a status arrive before it).
+    strictly increasing, gapless numbers (lines sent live carry `committed_at` instead of
+    `time`), and `{"type": "status", "status": ...}` (once on connect, then on each change; the
+    lines written before a status arrive before it).
     """
 
     async def connect(self) -> None:
@@ -144,13 +146,20 @@ class RunLogConsumer(GuardedConsumer):
             await self.send_json({"type": "status", "status": status})
 
     async def log_lines(self, event: dict[str, Any]) -> None:
-        """Lines published by the runner after commit; a gap is filled from the database."""
+        """Lines published by the runner after commit (`broadcast.log_lines_message`), their
+        frame ready-made: forwarded as it is when it follows what this client has; a gap is
+        filled from the database first, and lines already sent are left out."""
         async with self.sending:
-            fresh = [line for line in event["lines"] if line["seq"] > self.last_seq]
-            if fresh and fresh[0]["seq"] != self.last_seq + 1:
+            if event["last"] <= self.last_seq:
+                return
+            if event["first"] > self.last_seq + 1:
                 await self._send_backlog()
-                fresh = [line for line in fresh if line["seq"] > self.last_seq]
-            await self._send_lines(fresh)
+            if event["first"] == self.last_seq + 1:
+                await self.send(text_data=event["frame"])
+                self.last_seq = event["last"]
+            elif event["last"] > self.last_seq:  # partly sent already (from the database)
+                lines = json.loads(event["frame"])["lines"]
+                await self._send_lines([line for line in lines if line["seq"] > self.last_seq])
 
     async def run_status(self, event: dict[str, Any]) -> None:
         async with self.sending:

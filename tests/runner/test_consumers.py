@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from unittest.mock import ANY
 
@@ -14,7 +15,7 @@ from django.test import Client
 
 from owlgrid_site.asgi import application
 from runner import services
-from runner.broadcast import run_group
+from runner.broadcast import log_lines_message, run_group
 from runner.models import LogLine, Run
 from tests.runner.builders import publish_workflow
 
@@ -70,9 +71,8 @@ def test_backlog_then_live_lines(run, admin_user):
         assert await receive_lines(ws, 3) == [1, 2, 3]
         await asyncio.get_running_loop().run_in_executor(
             None, lambda: LogLine.objects.create(run=run, seq=4, message="line 4"))
-        await get_channel_layer().group_send(run_group(run.id), {
-            "type": "log.lines", "lines": [{"seq": 4, "step": "", "level": "info",
-                                            "message": "line 4"}]})
+        await get_channel_layer().group_send(run_group(run.id), log_lines_message([
+            {"seq": 4, "step": "", "level": "info", "message": "line 4"}]))
         assert await receive_lines(ws, 1) == [4]
         await ws.disconnect()
 
@@ -104,10 +104,46 @@ def test_a_gap_in_live_messages_is_filled_from_the_database(run, admin_user):
         await asyncio.get_running_loop().run_in_executor(None, lambda: LogLine.objects.bulk_create(
             LogLine(run=run, seq=i, message=f"line {i}") for i in (4, 5, 6)))
         # Lines 4 and 5 were "dropped" by the channel layer; only 6 arrives live.
-        await get_channel_layer().group_send(run_group(run.id), {
-            "type": "log.lines", "lines": [{"seq": 6, "step": "", "level": "info",
-                                            "message": "line 6"}]})
+        await get_channel_layer().group_send(run_group(run.id), log_lines_message([
+            {"seq": 6, "step": "", "level": "info", "message": "line 6"}]))
         assert await receive_lines(ws, 3) == [4, 5, 6]
+        await ws.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_live_frame_is_forwarded_as_the_runner_encoded_it(run, admin_user):
+    cookie = cookie_for(admin_user)
+    message = log_lines_message([{"seq": 4, "step": "say", "level": "info",
+                                  "message": "line 4 \u00e9 \"quoted\"", "committed_at": 1.5}])
+
+    async def scenario():
+        ws = communicator(f"/ws/runs/{run.id}/", cookie)
+        assert (await ws.connect())[0]
+        assert await receive_lines(ws, 3) == [1, 2, 3]
+        await get_channel_layer().group_send(run_group(run.id), message)
+        while (frame := await ws.receive_from(timeout=5)) and '"lines"' not in frame:
+            pass  # the run's status
+        assert frame == message["frame"]
+        assert json.loads(frame)["lines"][0]["message"] == 'line 4 \u00e9 "quoted"'
+        await ws.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_live_message_overlapping_what_was_sent_adds_only_the_new_lines(run, admin_user):
+    cookie = cookie_for(admin_user)
+
+    async def scenario():
+        ws = communicator(f"/ws/runs/{run.id}/", cookie)
+        assert (await ws.connect())[0]
+        assert await receive_lines(ws, 3) == [1, 2, 3]
+        lines = [{"seq": i, "step": "", "level": "info", "message": f"line {i}"}
+                 for i in (2, 3, 4, 5)]
+        await get_channel_layer().group_send(run_group(run.id), log_lines_message(lines))
+        await get_channel_layer().group_send(run_group(run.id), log_lines_message(lines[:2]))
+        assert await receive_lines(ws, 2) == [4, 5]
+        assert await ws.receive_nothing(timeout=0.3)
         await ws.disconnect()
 
     async_to_sync(scenario)()
@@ -284,9 +320,9 @@ def test_a_burst_arrives_complete_through_a_layer_that_really_drops_messages(
     deliver = consumers.RunLogConsumer.log_lines
 
     async def slow_viewer(self, event):
-        carried.append(len(event["lines"]))
-        if event["lines"][0]["seq"] > self.last_seq + 1:
-            gaps.append(event["lines"][0]["seq"])
+        carried.append(event["last"] - event["first"] + 1)
+        if event["first"] > self.last_seq + 1:
+            gaps.append(event["first"])
         # The burst's messages come every millisecond or two, far faster than this; the pause is
         # short so that several of them come live during the burst, the third with a gap.
         await asyncio.sleep(0.01)
