@@ -273,7 +273,8 @@ def log_lines_message(lines: list[dict[str, Any]]) -> dict[str, Any]:
     on the core it shares with Redis and the viewers: docs/performance.md, "Fifth round"),
     and the channel layer packed and unpacked 250 dictionaries rather than one string."""
     return {"type": "log.lines", "first": lines[0]["seq"], "last": lines[-1]["seq"],
-            "frame": json.dumps({"type": "lines", "lines": lines})}
+            # `default=str`: this runs after the commit, where nothing may raise.
+            "frame": json.dumps({"type": "lines", "lines": lines}, default=str)}
 
 
 def run_status_on_commit(run: Any) -> None:

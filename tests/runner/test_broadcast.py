@@ -4,9 +4,11 @@ encrypts its messages (OwlGrid's secrets can still import cryptography afterward
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -108,3 +110,22 @@ def test_layer_backend_is_imported_without_cryptography():
 
 def test_a_layer_that_encrypts_gets_cryptography():
     assert run_probe("encrypt") == ["True", "True", "True"]
+
+
+def test_a_log_batch_travels_as_its_ready_made_frame_with_its_numbers():
+    lines = [{"seq": 7, "step": "say", "level": "info", "message": "seven"},
+             {"seq": 8, "step": "say", "level": "info", "message": "eight"}]
+
+    message = broadcast.log_lines_message(lines)
+
+    assert (message["type"], message["first"], message["last"]) == ("log.lines", 7, 8)
+    assert json.loads(message["frame"]) == {"type": "lines", "lines": lines}
+
+
+def test_a_log_batch_with_a_value_json_cannot_encode_still_makes_a_frame():
+    """The frame is built after the commit, where an exception would escape the engine's
+    write: an unexpected value is sent as its text."""
+    when = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    message = broadcast.log_lines_message([{"seq": 1, "message": when}])
+
+    assert json.loads(message["frame"])["lines"][0]["message"] == str(when)
