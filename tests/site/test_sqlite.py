@@ -69,8 +69,15 @@ def busy_timeout(connection) -> int:
 def test_a_transaction_begins_once_another_writer_releases_the_lock(lite):
     connection = lite()
     other = holder(connection.settings_dict["NAME"])
-    threading.Timer(0.05, other.execute, ["COMMIT"]).start()
     attempts = begins(connection)
+
+    def release_after_the_first_attempt() -> None:
+        while not attempts:
+            time.sleep(0.001)
+        time.sleep(0.02)
+        other.execute("COMMIT")
+
+    threading.Thread(target=release_after_the_first_attempt, daemon=True).start()
 
     with transaction.atomic(using="lite"), connection.cursor() as cursor:
         cursor.execute("INSERT INTO item VALUES ('ours')")
