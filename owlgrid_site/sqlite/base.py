@@ -17,6 +17,7 @@ transaction already hold the lock, and those outside one are rare and keep SQLit
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.db import OperationalError
@@ -48,7 +49,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.connection.execute(f"PRAGMA busy_timeout = {milliseconds:d}")
 
 
-def begin_when_free(begin: Any, timeout: float) -> None:
+def begin_when_free(begin: Callable[[], object], timeout: float) -> None:
     """Call `begin` until it does not find the database locked, pausing briefly between tries,
     for at most `timeout` seconds."""
     deadline = time.monotonic() + timeout
