@@ -5,8 +5,9 @@ so that no transaction fails half-way on upgrading a read lock), and the web pro
 worker and the sweeper take that one lock in turn. While another connection holds it, SQLite's
 own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, then 100 ms between attempts,
 however briefly the lock is held: a transaction of a few tenths of a millisecond costs each
-waiter 1 ms at least, and 3 ms after a second miss. In a worker at 88 runs/s that was 2.7 ms
-per `BEGIN`, 11 of each run's 23 ms (docs/performance.md, "Fifth round").
+waiter 1 ms at least, and 3 ms after a second miss. In a worker's profile (two workers, 16
+clients calling) that was 2.7 ms per `BEGIN`, 10.8 ms per run (docs/performance.md, "Fifth
+round").
 
 Here `BEGIN` is tried with the busy handler off and retried after 0.1 ms, the pause doubling
 up to 2 ms, until the connection's `timeout` has passed; then it fails as SQLite would have
