@@ -65,8 +65,7 @@ class Connection:
     async def _read_chunks(self) -> bytes:
         parts = []
         while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
-            parts.append(await self.reader.readexactly(size + 2))
-            parts[-1] = parts[-1][:-2]
+            parts.append((await self.reader.readexactly(size + 2))[:-2])  # less its CRLF
         await self.reader.readuntil(b"\r\n")  # the empty trailer
         return b"".join(parts)
 

@@ -157,7 +157,7 @@ class RunLogConsumer(GuardedConsumer):
             if event["first"] == self.last_seq + 1:
                 await self.send(text_data=event["frame"])
                 self.last_seq = event["last"]
-            elif event["last"] > self.last_seq:  # partly sent already (from the database)
+            elif event["last"] > self.last_seq:  # overlaps what the database already gave
                 lines = json.loads(event["frame"])["lines"]
                 await self._send_lines([line for line in lines if line["seq"] > self.last_seq])
 

@@ -54,6 +54,23 @@ async def receive_lines(ws, count, timeout=5):
     return seqs
 
 
+async def watching_past_the_backlog(run, cookie):
+    """A client connected to the run's log that has received its three stored lines."""
+    ws = communicator(f"/ws/runs/{run.id}/", cookie)
+    assert (await ws.connect())[0]
+    assert await receive_lines(ws, 3) == [1, 2, 3]
+    return ws
+
+
+def line(seq: int) -> dict:
+    return {"seq": seq, "step": "", "level": "info", "message": f"line {seq}"}
+
+
+async def publish(run, message: dict) -> None:
+    """What the runner's broadcast sends to the run's group."""
+    await get_channel_layer().group_send(run_group(run.id), message)
+
+
 async def closed_code(ws) -> int:
     """Skip the frames still on their way; the close code."""
     while (output := await ws.receive_output(timeout=5))["type"] != "websocket.close":
@@ -65,14 +82,10 @@ def test_backlog_then_live_lines(run, admin_user):
     cookie = cookie_for(admin_user)
 
     async def scenario():
-        ws = communicator(f"/ws/runs/{run.id}/", cookie)
-        connected, _ = await ws.connect()
-        assert connected
-        assert await receive_lines(ws, 3) == [1, 2, 3]
+        ws = await watching_past_the_backlog(run, cookie)
         await asyncio.get_running_loop().run_in_executor(
             None, lambda: LogLine.objects.create(run=run, seq=4, message="line 4"))
-        await get_channel_layer().group_send(run_group(run.id), log_lines_message([
-            {"seq": 4, "step": "", "level": "info", "message": "line 4"}]))
+        await publish(run, log_lines_message([line(4)]))
         assert await receive_lines(ws, 1) == [4]
         await ws.disconnect()
 
@@ -98,14 +111,11 @@ def test_a_gap_in_live_messages_is_filled_from_the_database(run, admin_user):
     cookie = cookie_for(admin_user)
 
     async def scenario():
-        ws = communicator(f"/ws/runs/{run.id}/", cookie)
-        assert (await ws.connect())[0]
-        assert await receive_lines(ws, 3) == [1, 2, 3]
+        ws = await watching_past_the_backlog(run, cookie)
         await asyncio.get_running_loop().run_in_executor(None, lambda: LogLine.objects.bulk_create(
             LogLine(run=run, seq=i, message=f"line {i}") for i in (4, 5, 6)))
         # Lines 4 and 5 were "dropped" by the channel layer; only 6 arrives live.
-        await get_channel_layer().group_send(run_group(run.id), log_lines_message([
-            {"seq": 6, "step": "", "level": "info", "message": "line 6"}]))
+        await publish(run, log_lines_message([line(6)]))
         assert await receive_lines(ws, 3) == [4, 5, 6]
         await ws.disconnect()
 
@@ -118,10 +128,8 @@ def test_a_live_frame_is_forwarded_as_the_runner_encoded_it(run, admin_user):
                                   "message": "line 4 \u00e9 \"quoted\"", "committed_at": 1.5}])
 
     async def scenario():
-        ws = communicator(f"/ws/runs/{run.id}/", cookie)
-        assert (await ws.connect())[0]
-        assert await receive_lines(ws, 3) == [1, 2, 3]
-        await get_channel_layer().group_send(run_group(run.id), message)
+        ws = await watching_past_the_backlog(run, cookie)
+        await publish(run, message)
         while (frame := await ws.receive_from(timeout=5)) and '"lines"' not in frame:
             pass  # the run's status
         assert frame == message["frame"]
@@ -135,13 +143,10 @@ def test_a_live_message_overlapping_what_was_sent_adds_only_the_new_lines(run, a
     cookie = cookie_for(admin_user)
 
     async def scenario():
-        ws = communicator(f"/ws/runs/{run.id}/", cookie)
-        assert (await ws.connect())[0]
-        assert await receive_lines(ws, 3) == [1, 2, 3]
-        lines = [{"seq": i, "step": "", "level": "info", "message": f"line {i}"}
-                 for i in (2, 3, 4, 5)]
-        await get_channel_layer().group_send(run_group(run.id), log_lines_message(lines))
-        await get_channel_layer().group_send(run_group(run.id), log_lines_message(lines[:2]))
+        ws = await watching_past_the_backlog(run, cookie)
+        lines = [line(seq) for seq in (2, 3, 4, 5)]
+        await publish(run, log_lines_message(lines))
+        await publish(run, log_lines_message(lines[:2]))
         assert await receive_lines(ws, 2) == [4, 5]
         assert await ws.receive_nothing(timeout=0.3)
         await ws.disconnect()
