@@ -15,6 +15,7 @@ from typing import Any
 from django.db import connection as db_connection
 
 from environments.models import Connection, Environment, Variable
+from owlgrid_site.prepared import prepared_cursor
 from workflows.actions.base import ActionError, ConnectionInfo
 
 PLACEHOLDER = "\u27e6secret:{name}\u27e7"
@@ -107,7 +108,7 @@ def signature_of(rows: list[tuple]) -> tuple:
 
 
 def _signature(environment_id: Any) -> tuple:
-    with db_connection.cursor() as cursor:
+    with prepared_cursor(db_connection) as cursor:
         cursor.execute(signature_sql("%s"), [environment_id, environment_id])
         return signature_of(cursor.fetchall())
 
