@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from rq.job import JobStatus
+
 from runner import queueing
 
 
@@ -23,3 +25,13 @@ def test_the_process_keeps_one_redis_client_and_a_forked_child_gets_its_own(redi
     os.waitpid(child, 0)
     assert os.read(read, 10) == b"own"
     assert set(queueing.get_queue().job_ids) == {"run-job-parent", "run-job-child"}
+
+
+def test_a_run_s_job_is_queued_with_its_settings(redis_conn):
+    queueing.enqueue_now("run-1", "run-job-1")
+    job = queueing.get_queue().fetch_job("run-job-1")
+    assert queueing.get_queue().job_ids == ["run-job-1"]
+    assert job.get_status() == JobStatus.QUEUED and job.origin == queueing.QUEUE_NAME
+    assert (job.func_name, list(job.args)) == (queueing.JOB_FUNCTION, ["run-1"])
+    assert (job.timeout, job.result_ttl, job.failure_ttl) == (-1, 600, 86400)
+    assert job.enqueued_at is not None
