@@ -9,6 +9,7 @@ only after commit.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -388,6 +389,13 @@ def _claimed_run(row: list[Any]) -> tuple[Run, str, Any]:
 
 
 def _columns(model: type, alias: str) -> str:
+    return _column_list(model, alias, _db().vendor)
+
+
+@functools.cache
+def _column_list(model: type, alias: str, vendor: str) -> str:
+    """Built once per process: the claim names every column of four tables, and joining them
+    anew was ≈ 2.5% of a worker's CPU-clock profile."""
     quote = _db().ops.quote_name
     return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
 
