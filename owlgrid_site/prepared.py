@@ -5,9 +5,9 @@ PostgreSQL as new literal text, to be parsed and planned again, and Django turns
 automatic preparation off (`prepare_threshold=None`) so that connection poolers keep working.
 For the few statements every run makes (the route check, the run's insert, the claim, each
 step's commit, the finish), planning costs the server more than executing them: replayed on one
-connection, 0.41-0.49 ms of the server's CPU per route check, 0.34 per claim, 0.32 per finish
-and 0.15 per step commit, and 0.07-0.10 ms each once prepared (docs/performance.md, "Sixth
-round"). These statements go through a cursor that binds on the server and prepares each
+connection, 0.48-0.53 ms of the server's CPU per route check, 0.42-0.43 per claim, 0.41-0.43 per
+finish and 0.21-0.22 per step commit, and 0.07-0.14 ms each once prepared (docs/performance.md,
+"Sixth round"). These statements go through a cursor that binds on the server and prepares each
 statement text once per connection (psycopg keeps the names, up to `prepared_max` per
 connection); the values still travel as parameters.
 
