@@ -19,6 +19,7 @@ the statements it compiled, per connection.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.conf import settings
@@ -45,25 +46,21 @@ def prepared_cursor(db: BaseDatabaseWrapper) -> CursorWrapper:
         return db._prepare_cursor(_cursor_class()(raw))  # noqa: SLF001
 
 
-_CLASS: list[type] = []
-
-
+@functools.cache
 def _cursor_class() -> type:
     """Django's server-binding cursor, preparing by default (imported on first use: psycopg is
     only there with PostgreSQL)."""
-    if not _CLASS:
-        from django.db.backends.postgresql.base import ServerBindingCursor
+    from django.db.backends.postgresql.base import ServerBindingCursor
 
-        class PreparingCursor(ServerBindingCursor):
-            def execute(self, query: Any, params: Any = None, *, prepare: bool | None = True,
-                        binary: bool | None = None) -> Any:
-                return super().execute(query, params, prepare=prepare, binary=binary)
+    class PreparingCursor(ServerBindingCursor):
+        def execute(self, query: Any, params: Any = None, *, prepare: bool | None = True,
+                    binary: bool | None = None) -> Any:
+            return super().execute(query, params, prepare=prepare, binary=binary)
 
-            def _convert_query(self, query: Any, params: Any = None) -> Any:
-                # psycopg records the statement it sent only when it was not prepared; Django's
-                # query log (and its tests' query capture) reads it from there.
-                self._query = super()._convert_query(query, params)
-                return self._query
+        def _convert_query(self, query: Any, params: Any = None) -> Any:
+            # psycopg records the statement it sent only when it was not prepared; Django's
+            # query log (and its tests' query capture) reads it from there.
+            self._query = super()._convert_query(query, params)
+            return self._query
 
-        _CLASS.append(PreparingCursor)
-    return _CLASS[0]
+    return PreparingCursor
