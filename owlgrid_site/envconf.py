@@ -193,3 +193,16 @@ def redis_url(var_dir: Path) -> str:
     if redis_listening():
         return "redis://127.0.0.1:6379/0"
     return f"unix://{var_dir / 'redis.sock'}?db=0"
+
+
+def channel_layer_host(url: str) -> dict:
+    """The channel layer's Redis, its replies read by redis-py's own parser.
+
+    hiredis (installed for the workers' and the web process's RQ and cache clients: commands
+    packed and replies parsed in C) broke the layer: a layer whose receives each ran on an event
+    loop of their own (asgiref's `async_to_sync`, as in a sync caller or a test) got the first
+    message over and over, and lost the ones after it. Commands are still packed by hiredis.
+    """
+    from redis._parsers import _AsyncRESP2Parser
+
+    return {"address": url, "parser_class": _AsyncRESP2Parser}

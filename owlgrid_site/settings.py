@@ -82,7 +82,8 @@ RQ_QUEUES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000, "expiry": 30},
+        "CONFIG": {"hosts": [envconf.channel_layer_host(REDIS_URL)], "capacity": 5000,
+                   "expiry": 30},
     }
 }
 

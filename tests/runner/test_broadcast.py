@@ -21,9 +21,9 @@ from runner import broadcast
 
 @pytest.fixture
 def layer(redis_conn):
-    """A layer of the test's own on the same Redis (the sender uses the process's layer, on
-    its own event loop)."""
-    return RedisChannelLayer(hosts=[settings.REDIS_URL])
+    """A layer of the test's own on the same Redis, configured as OwlGrid's (the sender uses the
+    process's layer, on its own event loop); each receive runs on an event loop of its own."""
+    return RedisChannelLayer(hosts=settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"])
 
 
 def test_a_watched_group_gets_every_message_in_order(layer):
@@ -129,3 +129,21 @@ def test_a_log_batch_with_a_value_json_cannot_encode_still_makes_a_frame():
     message = broadcast.log_lines_message([{"seq": 1, "message": when}])
 
     assert json.loads(message["frame"])["lines"][0]["message"] == str(when)
+
+
+def test_rq_reads_replies_with_hiredis_and_the_channel_layer_with_redis_py_s_parser(redis_conn):
+    """hiredis makes each of RQ's round trips cheaper; in the layer it repeated messages (see
+    envconf.channel_layer_host and the receive tests above, each receive on a loop of its own)."""
+    from channels_redis.utils import create_pool
+    from redis._parsers import _AsyncRESP2Parser, _HiredisParser
+
+    from runner.queueing import redis_connection
+
+    pool = redis_connection().connection_pool
+    connection = pool.get_connection()
+    try:
+        assert isinstance(connection._parser, _HiredisParser)
+    finally:
+        pool.release(connection)
+    host, = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
+    assert create_pool(host).connection_kwargs["parser_class"] is _AsyncRESP2Parser
