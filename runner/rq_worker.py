@@ -34,7 +34,6 @@ class FewerRoundTrips:
     _state: str
     connection: Any
     worker_ttl: int
-    key: str
     _last_heartbeat: tuple[int, float] | None = None  # (TTL, monotonic time written)
     _idle_unwritten = False
 
