@@ -2,13 +2,18 @@
 
 import os
 
+import django
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "owlgrid_site.settings")
+django.setup(set_prefix=False)  # what get_asgi_application() does before building its handler
+
+from owlgrid_site.one_hop import OneHopHandler  # noqa: E402
+
+# Pages and the API: the middleware chain and the view in one thread hop (see one_hop.py).
 # Static files are served by the app itself (from static/, no collectstatic step), so that
 # `make run` is complete on its own; a proxy may serve STATIC_ROOT in front of it instead.
-django_asgi_app = ASGIStaticFilesHandler(get_asgi_application())
+django_asgi_app = ASGIStaticFilesHandler(OneHopHandler())
 
 from owlgrid_site.hooks_asgi import HooksHandler, route_hooks  # noqa: E402
 
