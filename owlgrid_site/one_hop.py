@@ -4,7 +4,7 @@ thread hop per request.
 Django builds its middleware chain for the server it runs under. Under ASGI the chain is
 asynchronous, so every synchronous method of a `MiddlewareMixin` (sessions, CSRF,
 authentication, messages, clickjacking) runs through `sync_to_async`, and a synchronous-only
-middleware switches the chain back and forth: about 19 thread hops for a plain view, ≈ 3 ms of
+middleware switches the chain back and forth: 12 thread hops for a `GET /login/`, 2–3 ms of
 CPU per request (docs/performance.md, "Eighth round"). OwlGrid's middleware and views are all
 synchronous, so this handler builds the chain as Django's WSGI handler does and calls it, view
 included, in one hop to the request's thread. Everything `ASGIHandler.handle` does around the
