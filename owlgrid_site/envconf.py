@@ -160,9 +160,10 @@ def worker_database_connections(databases: dict) -> None:
 
 
 def web_database_connections(databases: dict) -> None:
-    """Connections of the web process: PostgreSQL ones from a psycopg pool shared by the request
-    threads (OWLGRID_WEB_DB_POOL connections at most), none kept open otherwise. Workers keep
-    one persistent connection each (one thread)."""
+    """Connections of the web process, shared by the request threads: PostgreSQL ones from a
+    psycopg pool (OWLGRID_WEB_DB_POOL connections at most), SQLite ones handed back open, up
+    to OWLGRID_WEB_DB_POOL idle (owlgrid_site/sqlite). Each request gives its connection back
+    when it ends. Workers keep one persistent connection each (one thread)."""
     size = env_int("OWLGRID_WEB_DB_POOL", 10, minimum=1)
     for database in databases.values():
         database["CONN_MAX_AGE"] = 0
@@ -170,6 +171,8 @@ def web_database_connections(databases: dict) -> None:
             database["CONN_HEALTH_CHECKS"] = False  # Django has the pool check each connection
             database.setdefault("OPTIONS", {})["pool"] = {
                 "min_size": 1, "max_size": size, "timeout": 10, "max_idle": 300}
+        elif database["ENGINE"] == SQLITE_ENGINE:
+            database.setdefault("OPTIONS", {})["idle_connections"] = size
 
 
 def redis_listening(host: str = "127.0.0.1", port: int = 6379) -> bool:

@@ -1,4 +1,5 @@
-"""OwlGrid's SQLite backend: the write lock waited for in fine steps, SQLite's errors kept.
+"""OwlGrid's SQLite backend: the write lock waited for in fine steps, SQLite's errors kept, and
+the web process's idle connections.
 
 Each test opens its own SQLite database with the backend, whatever database the suite runs
 on, and a second connection (the sqlite3 module's, as another process would) takes the lock.
@@ -6,16 +7,18 @@ on, and a second connection (the sqlite3 module's, as another process would) tak
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from django.db import OperationalError, connections, transaction
 from django.db.utils import ConnectionHandler
 
-from owlgrid_site.envconf import SQLITE_ENGINE
+from owlgrid_site.envconf import SQLITE_ENGINE, web_database_connections
 from owlgrid_site.sqlite.base import DatabaseWrapper
 
 
@@ -121,3 +124,88 @@ def test_errors_other_than_a_lock_are_not_retried(lite):
 
     assert len(attempts) == 1
     assert busy_timeout(connection) == 20_000
+
+
+@pytest.fixture
+def web_connection(tmp_path: Path, django_db_blocker):
+    """Connections through OwlGrid's backend as the web process configures SQLite (envconf's
+    `web_database_connections`), each standing for one request's thread."""
+    databases = {"default": {"ENGINE": SQLITE_ENGINE, "NAME": str(tmp_path / "web.sqlite3"),
+                             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE",
+                                         "init_command": "PRAGMA journal_mode=WAL"}}}
+    with mock.patch.dict(os.environ, {"OWLGRID_WEB_DB_POOL": "2"}):
+        web_database_connections(databases)
+    settings = ConnectionHandler(databases).settings["default"]
+    opened: list[DatabaseWrapper] = []
+
+    def request() -> DatabaseWrapper:
+        connection = DatabaseWrapper(settings, "web")
+        connection.ensure_connection()
+        connection.connection.execute("CREATE TABLE IF NOT EXISTS item (name TEXT)")
+        if threading.current_thread() is threading.main_thread():
+            opened.append(connection)  # a request in another thread gives its own back
+        return connection
+
+    with django_db_blocker.unblock():
+        yield request
+    for connection in opened:
+        connection.close()
+    while (kept := opened[0].idle.take()) is not None:
+        kept.close()
+
+
+def test_a_request_takes_the_connection_an_earlier_request_gave_back(web_connection):
+    first = web_connection()
+    raw = first.connection
+    first.close()
+
+    seen: list[sqlite3.Connection] = []
+
+    def another_request() -> None:
+        connection = web_connection()
+        seen.append(connection.connection)
+        connection.close()
+
+    second = threading.Thread(target=another_request)
+    second.start()
+    second.join()
+
+    assert seen == [raw]  # the same open connection, in another request's thread
+    assert first.connection is None
+    assert raw.execute("SELECT count(*) FROM item").fetchone()[0] == 0  # given back, still open
+
+
+def test_a_connection_given_back_inside_a_transaction_is_closed_with_its_writes(web_connection):
+    first = web_connection()
+    raw = first.connection
+    raw.execute("BEGIN IMMEDIATE")
+    raw.execute("INSERT INTO item VALUES ('unfinished')")
+    first.close()
+
+    second = web_connection()
+
+    assert second.connection is not raw
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        raw.execute("SELECT 1")
+    assert second.connection.execute("SELECT count(*) FROM item").fetchone()[0] == 0
+
+
+def test_no_more_connections_wait_than_the_limit(web_connection):
+    requests = [web_connection() for _ in range(3)]
+    raws = [request.connection for request in requests]
+    for request in requests:
+        request.close()
+
+    assert requests[0].idle.idle == raws[:2]  # OWLGRID_WEB_DB_POOL=2
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        raws[2].execute("SELECT 1")
+
+
+def test_only_the_web_process_keeps_idle_connections(lite):
+    connection = lite()
+    raw = connection.connection
+    connection.close()
+
+    assert connection.idle is None
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        raw.execute("SELECT 1")
