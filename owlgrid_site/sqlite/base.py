@@ -85,8 +85,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return kept if kept is not None else super().get_new_connection(conn_params)
 
     def _close(self) -> None:
+        """Give the connection back, unless a transaction is open on it or an atomic block still
+        holds it (Django keeps a connection closed inside one until the block exits)."""
         connection = self.connection
-        if (self.idle is not None and connection is not None
+        if (self.idle is not None and connection is not None and not self.in_atomic_block
                 and not connection.in_transaction and self.idle.keep(connection)):
             return
         super()._close()

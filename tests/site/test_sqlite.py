@@ -190,6 +190,25 @@ def test_a_connection_given_back_inside_a_transaction_is_closed_with_its_writes(
     assert second.connection.execute("SELECT count(*) FROM item").fetchone()[0] == 0
 
 
+def test_a_connection_closed_inside_an_atomic_block_is_not_given_back(web_connection):
+    first = web_connection()
+    raw = first.connection
+    connections["web"] = first
+    try:
+        first.set_autocommit(False)  # no BEGIN yet: sqlite3 opens the transaction on a write
+        with transaction.atomic(using="web", savepoint=False):
+            assert not raw.in_transaction
+            first.close()
+    finally:
+        del connections["web"]
+
+    second = web_connection()
+
+    assert second.connection is not raw
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        raw.execute("SELECT 1")
+
+
 def test_no_more_connections_wait_than_the_limit(web_connection):
     requests = [web_connection() for _ in range(3)]
     raws = [request.connection for request in requests]
