@@ -19,8 +19,9 @@ The web process also keeps a few idle connections (`OPTIONS["idle_connections"]`
 opened a new connection and closed it at the end: SQLite reads the schema again on every new
 connection, and Django registers its functions and runs its PRAGMAs, 4.2 ms of CPU of a plain
 page's ≈ 8.5 (docs/performance.md). A connection closed outside a transaction now waits, open,
-for the next request of the process to take it; one closed inside a transaction, or beyond
-the limit, is closed as before. This is what the psycopg pool does for PostgreSQL.
+for the next request of the process to take it; one closed inside a transaction or an atomic
+block, or beyond the limit, is closed as before. This is what the psycopg pool does for
+PostgreSQL.
 """
 
 from __future__ import annotations
