@@ -66,8 +66,13 @@ _idle_lock = threading.Lock()
 
 
 def idle_connections(database: str, limit: int) -> IdleConnections:
+    """The process's idle connections to `database` (resolved on every connect: no new objects
+    once they exist)."""
     with _idle_lock:
-        return _idle_by_database.setdefault(database, IdleConnections(limit))
+        idle = _idle_by_database.get(database)
+        if idle is None:
+            idle = _idle_by_database[database] = IdleConnections(limit)
+        return idle
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
