@@ -39,6 +39,23 @@ decided before Daphne is imported, which is why this is a command and not part o
   package's `__init__` and everything it imports; it only defines signals and their receivers
   and imports nothing from `django.test`. Should the process import `django.test` itself,
   the package is imported as usual and finds its submodule already loaded.
+- Modules other packages import at start-up for work the web process never does, loaded on
+  first use like the WAMP modules (≈ 1.9 MB resident): sqlparse, which Django's database
+  operations and SQLite's introspection import to split and parse SQL scripts (migrations,
+  `inspectdb`, run by `manage.py`, never by the server); and `http.cookiejar`, which Twisted
+  imports only to re-export it under a deprecated name.
+
+The command also runs with `-X no_debug_ranges` (re-executing itself with it, same process
+id): the interpreter then keeps no column table in its ≈ 28,000 code objects (≈ 0.6 MB
+resident). A traceback still names each file, line and function; only the `^^^^` markers
+under the failing expression are gone. PYTHONNODEBUGRANGES set to anything, an empty value
+included (which keeps the tables), is left as given.
+
+A module loaded on first use stays unloaded when it is imported again: CPython 3.11 reads a
+module's `__spec__` on every import of it (to see whether it is still being initialised), and
+`importlib.util.LazyLoader`'s module runs its code on any attribute read, so sqlparse, imported
+by two Django modules, would load on the second. `_LazyModule` answers `__spec__` without
+running the module.
 """
 
 from __future__ import annotations
@@ -56,6 +73,7 @@ TLS_ONLY_MODULES = ("OpenSSL",)
 NVX_MODULES = ("_nvx_utf8validator", "_nvx_xormasker")
 UNUSED_OPTIONAL_MODULES = ("click",)
 WAMP_ONLY_MODULES = frozenset({"autobahn.wamp.auth", "autobahn.wamp.message_fbs", "cbor2"})
+NOT_CALLED_BY_THE_SERVER = frozenset({"sqlparse", "http.cookiejar"})
 SUBMODULES_ON_THEIR_OWN = ("django.test.signals",)
 
 
@@ -76,11 +94,27 @@ class WrappingFinder(importlib.abc.MetaPathFinder):
         return spec
 
 
+class _LazyModule(importlib.util._LazyModule):  # type: ignore[name-defined]
+    """LazyLoader's module, except that reading `__spec__` (as every `import` does) does not
+    run it."""
+
+    def __getattribute__(self, attr: str) -> object:
+        if attr == "__spec__":
+            return object.__getattribute__(self, "__dict__")["__spec__"]
+        return super().__getattribute__(attr)
+
+
+class _LazyLoader(importlib.util.LazyLoader):
+    def exec_module(self, module: ModuleType) -> None:
+        super().exec_module(module)
+        module.__class__ = _LazyModule
+
+
 class LazyModules(WrappingFinder):
     """Finds `names` where the path finder does, their code run on first attribute access."""
 
     def __init__(self, names: frozenset[str]) -> None:
-        super().__init__(names, importlib.util.LazyLoader)
+        super().__init__(names, _LazyLoader)
 
 
 def load_on_its_own(name: str) -> None:
@@ -97,7 +131,7 @@ def load_on_its_own(name: str) -> None:
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None or not os.path.exists(path):
         return
-    spec.loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = _LazyLoader(spec.loader)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
@@ -148,9 +182,18 @@ def prepare(args: list[str]) -> None:
         absent(NVX_MODULES)
     absent(UNUSED_OPTIONAL_MODULES)
     if not any(isinstance(finder, LazyModules) for finder in sys.meta_path):
-        sys.meta_path.insert(0, LazyModules(WAMP_ONLY_MODULES))
+        sys.meta_path.insert(0, LazyModules(WAMP_ONLY_MODULES | NOT_CALLED_BY_THE_SERVER))
     for name in SUBMODULES_ON_THEIR_OWN:
         load_on_its_own(name)
+
+
+def without_column_tables() -> None:
+    """Re-execute this command under `-X no_debug_ranges`, unless the flag is given or
+    PYTHONNODEBUGRANGES is set (`PYTHONNODEBUGRANGES=` keeps the markers)."""
+    if "no_debug_ranges" in sys._xoptions or "PYTHONNODEBUGRANGES" in os.environ:
+        return
+    program, *rest = sys.orig_argv
+    os.execv(sys.executable, [program, "-X", "no_debug_ranges", *rest])  # noqa: S606
 
 
 def main(args: list[str] | None = None) -> None:
@@ -162,4 +205,5 @@ def main(args: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    without_column_tables()
     main()

@@ -1,10 +1,12 @@
 """The web server's command is Daphne's, minus the TLS stack unless an endpoint (where TLS can be
 asked for) is given, minus click and the NVX accelerators (and their probe, unless
-AUTOBAHN_USE_NVX is set), and with autobahn's WAMP-only modules loaded on first use."""
+AUTOBAHN_USE_NVX is set), with autobahn's WAMP-only modules and what the server never calls
+loaded on first use, and without column tables in its code."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +109,49 @@ def test_the_api_loads_without_django_s_test_package_which_still_imports_whole_i
                           capture_output=True, text=True, check=False, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["/api/openapi.json", "True", "False", "False", "True"]
+
+
+UNCALLED_PROBE = (
+    "import os, sys; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'owlgrid_site.settings'); "
+    "from owlgrid_site.webserver import prepare; prepare([]); "
+    "from owlgrid_site.web import application; import daphne.server; "
+    "import sqlparse, http.cookiejar; "
+    "print(*(type(sys.modules[name]).__name__ for name in ('sqlparse', 'http.cookiejar'))); "
+    "from django.db import connection; "
+    "print(connection.ops.prepare_sql_script('select 1; select 2;') == ['select 1;', 'select 2;'], "
+    "http.cookiejar.CookieJar().__class__.__name__, type(sys.modules['sqlparse']).__name__)"
+)
+
+
+def test_what_the_server_never_calls_loads_on_first_use_even_when_imported_twice():
+    """sqlparse is imported by two Django modules and again here: it still waits for its first
+    use (migrations' SQL scripts), and then works as usual."""
+    done = subprocess.run([sys.executable, "-c", UNCALLED_PROBE], cwd=BASE, capture_output=True,
+                          text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["_LazyModule", "_LazyModule", "True", "CookieJar", "module"]
+
+
+def test_the_server_runs_without_column_tables_in_the_same_process(transactional_db,
+                                                                   redis_conn):
+    from tests.execution import start_daphne
+
+    process, _url = start_daphne()  # answers /login/ before it returns
+    try:
+        command = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
+        assert command[1:3] == [b"-X", b"no_debug_ranges"]
+        assert b"owlgrid_site.webserver" in command
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+
+
+def test_an_explicit_setting_keeps_the_column_tables(transactional_db, redis_conn):
+    from tests.execution import start_daphne
+
+    process, _url = start_daphne(PYTHONNODEBUGRANGES="")
+    try:
+        assert b"no_debug_ranges" not in Path(f"/proc/{process.pid}/cmdline").read_bytes()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
