@@ -46,7 +46,7 @@ decided before Daphne is imported, which is why this is a command and not part o
   imports only to re-export it under a deprecated name.
 
 The command also runs with `-X no_debug_ranges` (re-executing itself with it, same process
-id): the interpreter then keeps no column table in its ≈ 28,000 code objects (≈ 0.6 MB
+id): the interpreter then keeps no column table in its ≈ 26,000 code objects (≈ 0.6 MB
 resident). A traceback still names each file, line and function; only the `^^^^` markers
 under the failing expression are gone. PYTHONNODEBUGRANGES set to anything, an empty value
 included (which keeps the tables), is left as given.
