@@ -49,13 +49,14 @@ The command also runs with `-X no_debug_ranges` (re-executing itself with it, sa
 id): the interpreter then keeps no column table in its ≈ 26,000 code objects (≈ 0.6 MB
 resident). A traceback still names each file, line and function; only the `^^^^` markers
 under the failing expression are gone. PYTHONNODEBUGRANGES set to anything, an empty value
-included (which keeps the tables), is left as given.
+included (which keeps the tables), is left as given. The process writes no `.pyc` files
+(`-B`): one compiled under the flag would lack the tables in every other process too.
 
 A module loaded on first use stays unloaded when it is imported again: CPython 3.11 reads a
 module's `__spec__` on every import of it (to see whether it is still being initialised), and
 `importlib.util.LazyLoader`'s module runs its code on any attribute read, so sqlparse, imported
 by two Django modules, would load on the second. `_LazyModule` answers `__spec__` without
-running the module.
+running the module, and runs it under a lock (as Python 3.12's does).
 """
 
 from __future__ import annotations
@@ -65,9 +66,11 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
+from typing import Any
 
 TLS_ONLY_MODULES = ("OpenSSL",)
 NVX_MODULES = ("_nvx_utf8validator", "_nvx_xormasker")
@@ -94,19 +97,58 @@ class WrappingFinder(importlib.abc.MetaPathFinder):
         return spec
 
 
-class _LazyModule(importlib.util._LazyModule):  # type: ignore[name-defined]
-    """LazyLoader's module, except that reading `__spec__` (as every `import` does) does not
-    run it."""
+class _LazyModule(ModuleType):
+    """A module whose code runs on the first read of any attribute but `__spec__`, once, by one
+    thread. `importlib.util.LazyLoader`'s own module also runs on a read of `__spec__`, which
+    every `import` statement makes; and on 3.11 it has no lock, so two threads reading at once
+    could both run it, or read it half run (the lock below is what 3.12 added)."""
 
-    def __getattribute__(self, attr: str) -> object:
+    def __getattribute__(self, attr: str) -> Any:
+        spec = object.__getattribute__(self, "__spec__")
         if attr == "__spec__":
-            return object.__getattribute__(self, "__dict__")["__spec__"]
-        return super().__getattribute__(attr)
+            return spec
+        state = spec.loader_state
+        with state["lock"]:
+            if object.__getattribute__(self, "__class__") is _LazyModule:
+                if state["running"]:  # the module's own code, on this thread, reading itself
+                    return state["__class__"].__getattribute__(self, attr)
+                state["running"] = True
+                try:
+                    _run_lazy_module(self, spec, state)
+                finally:  # an error in the module's code: the next read runs it again
+                    state["running"] = False
+        return getattr(self, attr)
+
+    def __delattr__(self, attr: str) -> None:
+        self.__getattribute__("__name__")  # runs the module first
+        delattr(self, attr)
+
+
+def _run_lazy_module(module: ModuleType, spec: ModuleSpec, state: dict[str, Any]) -> None:
+    """Run the module's code, keeping what was set on it meanwhile (`import a.b` binds `b`
+    on `a`), and make it a plain module."""
+    module_dict = state["__class__"].__getattribute__(module, "__dict__")
+    before = state["__dict__"]
+    set_meanwhile = {key: value for key, value in module_dict.items()
+                     if key not in before or before[key] is not value}
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    if sys.modules.get(spec.name, module) is not module:
+        raise ValueError(f"module object for {spec.name!r} substituted in sys.modules "
+                         "during a lazy load")
+    module_dict.update(set_meanwhile)
+    module.__class__ = state["__class__"]
 
 
 class _LazyLoader(importlib.util.LazyLoader):
+    """LazyLoader (the wrapped loader's checks, `create_module`) with `_LazyModule`."""
+
     def exec_module(self, module: ModuleType) -> None:
-        super().exec_module(module)
+        module.__spec__.loader = self.loader
+        module.__loader__ = self.loader
+        module.__spec__.loader_state = {
+            "__dict__": module.__dict__.copy(), "__class__": module.__class__,
+            "lock": threading.RLock(), "running": False,
+        }
         module.__class__ = _LazyModule
 
 
@@ -189,11 +231,14 @@ def prepare(args: list[str]) -> None:
 
 def without_column_tables() -> None:
     """Re-execute this command under `-X no_debug_ranges`, unless the flag is given or
-    PYTHONNODEBUGRANGES is set (`PYTHONNODEBUGRANGES=` keeps the markers)."""
-    if "no_debug_ranges" in sys._xoptions or "PYTHONNODEBUGRANGES" in os.environ:
+    PYTHONNODEBUGRANGES is set and heeded (`PYTHONNODEBUGRANGES=` keeps the markers). `-B`:
+    a `.pyc` compiled under the flag has no column tables either, and would take them from
+    every other process that loads it."""
+    from_environment = not sys.flags.ignore_environment and "PYTHONNODEBUGRANGES" in os.environ
+    if "no_debug_ranges" in sys._xoptions or from_environment:
         return
     program, *rest = sys.orig_argv
-    os.execv(sys.executable, [program, "-X", "no_debug_ranges", *rest])  # noqa: S606
+    os.execv(sys.executable, [program, "-X", "no_debug_ranges", "-B", *rest])  # noqa: S606
 
 
 def main(args: list[str] | None = None) -> None:

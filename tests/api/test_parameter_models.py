@@ -7,10 +7,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from django.test import Client
+from ninja import Query
+from ninja.signature.details import ViewSignature
 
 from owlgrid_site.api import api, share_parameter_models
 
@@ -73,3 +75,49 @@ def test_a_shared_path_model_still_refuses_a_bad_parameter(client: Client,
     assert response.status_code == 422
     assert response.json()["error"]["fields"][0]["path"].endswith("run_id")
     assert client.get("/api/runs/8f1d7c5e-0000-4000-8000-000000000000").status_code == 404
+
+
+TAGS_A = Query(default_factory=lambda: ["a"])
+TAGS_B = Query(default_factory=lambda: ["b"])
+UNHASHABLE = Annotated[int, {"note": "metadata pydantic ignores"}]
+
+
+def query_model(view: Any) -> Any:
+    (model,) = ViewSignature("/probe", view).models
+    return model
+
+
+def test_unions_in_another_order_get_their_own_model() -> None:
+    """pydantic tries a union's members in order: "1" is 1 for `int | float`, 1.0 for the other."""
+
+    def int_first(request: Any, value: int | float) -> None: ...
+
+    def float_first(request: Any, value: float | int) -> None: ...
+
+    def int_first_again(request: Any, value: int | float) -> None: ...
+
+    assert query_model(int_first) is query_model(int_first_again)
+    assert query_model(int_first) is not query_model(float_first)
+    assert type(query_model(int_first).model_validate({"value": "1"}).value) is int
+    assert type(query_model(float_first).model_validate({"value": "1"}).value) is float
+
+
+def test_default_factories_are_compared_themselves_not_by_name() -> None:
+    def first(request: Any, tags: list[str] = TAGS_A) -> None: ...
+
+    def second(request: Any, tags: list[str] = TAGS_B) -> None: ...
+
+    assert query_model(first).model_validate({}).tags == ["a"]
+    assert query_model(second).model_validate({}).tags == ["b"]
+
+
+def test_an_unhashable_annotation_gets_a_model_of_its_own_each_time() -> None:
+    with pytest.raises(TypeError):
+        hash(UNHASHABLE)
+
+    def first(request: Any, value: UNHASHABLE) -> None: ...
+
+    def second(request: Any, value: UNHASHABLE) -> None: ...
+
+    assert query_model(first) is not query_model(second)
+    assert query_model(first).model_validate({"value": "7"}).value == 7

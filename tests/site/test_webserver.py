@@ -122,7 +122,7 @@ UNCALLED_PROBE = (
 )
 
 
-def test_what_the_server_never_calls_loads_on_first_use_even_when_imported_twice():
+def test_what_the_server_never_calls_loads_on_first_use_even_when_imported_twice() -> None:
     """sqlparse is imported by two Django modules and again here: it still waits for its first
     use (splitting migrations' SQL scripts), and then works as usual."""
     done = subprocess.run([sys.executable, "-c", UNCALLED_PROBE], cwd=BASE, capture_output=True,
@@ -131,21 +131,22 @@ def test_what_the_server_never_calls_loads_on_first_use_even_when_imported_twice
     assert done.stdout.split() == ["_LazyModule", "_LazyModule", "True", "CookieJar", "module"]
 
 
-def test_the_server_runs_without_column_tables_in_the_same_process(transactional_db,
-                                                                   redis_conn):
+def test_the_server_runs_without_column_tables_in_the_same_process(transactional_db: None,
+                                                                   redis_conn: object) -> None:
     from tests.execution import start_daphne
 
     process, _url = start_daphne()  # answers /login/ before it returns
     try:
         command = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
-        assert command[1:3] == [b"-X", b"no_debug_ranges"]
+        assert command[1:4] == [b"-X", b"no_debug_ranges", b"-B"]  # -B: no .pyc without them
         assert b"owlgrid_site.webserver" in command
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=15)
 
 
-def test_an_explicit_setting_keeps_the_column_tables(transactional_db, redis_conn):
+def test_an_explicit_setting_keeps_the_column_tables(transactional_db: None,
+                                                     redis_conn: object) -> None:
     from tests.execution import start_daphne
 
     process, _url = start_daphne(PYTHONNODEBUGRANGES="")
@@ -154,3 +155,40 @@ def test_an_explicit_setting_keeps_the_column_tables(transactional_db, redis_con
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=15)
+
+
+SLOW_MODULE = """
+import time
+with open(__file__ + ".runs", "a") as runs:
+    runs.write("x")
+time.sleep(0.2)
+VALUE = 42
+"""
+
+
+def test_a_lazy_module_runs_once_when_threads_read_it_together(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    """Each thread waits for the one running the module's code and then sees all of it."""
+    import threading
+
+    from owlgrid_site.webserver import LazyModules
+
+    (tmp_path / "owlgrid_lazy_probe.py").write_text(SLOW_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "meta_path", [LazyModules(frozenset({"owlgrid_lazy_probe"})),
+                                           *sys.meta_path])
+    monkeypatch.delitem(sys.modules, "owlgrid_lazy_probe", raising=False)
+    import owlgrid_lazy_probe  # noqa: PLC0415 - registered, not run
+
+    assert not (tmp_path / "owlgrid_lazy_probe.py.runs").exists()
+    seen: list[int] = []
+    readers = [threading.Thread(target=lambda: seen.append(owlgrid_lazy_probe.VALUE))
+               for _ in range(8)]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    assert seen == [42] * 8
+    assert (tmp_path / "owlgrid_lazy_probe.py.runs").read_text() == "x"
+    monkeypatch.delitem(sys.modules, "owlgrid_lazy_probe")
