@@ -15,6 +15,7 @@ from ninja import Query
 from ninja.signature.details import ViewSignature
 
 from owlgrid_site.api import api, share_parameter_models
+from tests.api.operations import declared_operations
 
 BASE = Path(__file__).resolve().parents[2]
 UNSHARED_OPENAPI = (
@@ -28,13 +29,7 @@ UNSHARED_OPENAPI = (
 
 
 def parameter_models() -> list[Any]:
-    return [
-        model
-        for _prefix, router in api._routers
-        for path_view in router.path_operations.values()
-        for operation in path_view.operations
-        for model in operation.models
-    ]
+    return [model for operation in declared_operations() for model in operation.models]
 
 
 def test_operations_with_the_same_parameters_share_their_models() -> None:

@@ -9,15 +9,14 @@ import pytest
 from django.test import Client
 from ninja import Schema
 
-from owlgrid_site.api import ErrorOut, api, share_response_models
+from owlgrid_site.api import ErrorOut, share_response_models
+from tests.api.operations import declared_operations
 
 
 def declared_models() -> list[Any]:
     return [
         model
-        for _prefix, router in api._routers
-        for path_view in router.path_operations.values()
-        for operation in path_view.operations
+        for operation in declared_operations()
         for model in operation.response_models.values()
         if isinstance(model, type)
     ]
