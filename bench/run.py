@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -30,6 +31,17 @@ TARGETS = {
     "web_idle_rss_mb": "≤ 80",
 }
 
+# Each figure divided by its baseline from the same run (the engine's own ratio is engine.py's).
+RATIOS = {
+    "ratio_sync_p50_to_view_p50": ("webhook_sync_p50_ms", "baseline_django_view_p50_ms"),
+    "ratio_sync_p95_to_view_p95": ("webhook_sync_p95_ms", "baseline_django_view_p95_ms"),
+    "ratio_runs_to_view_calls": ("webhook_runs_per_s", "baseline_django_view_per_s"),
+}
+CALIBRATION_ITERATIONS = 200_000
+CALIBRATION_ROUNDS = 15
+CALIBRATION = compile(f"x = 0\nfor i in range({CALIBRATION_ITERATIONS}):\n    x += i\n",
+                      "<calibration>", "exec")
+
 
 def run_part(name: str) -> dict:
     path = HERE / name
@@ -48,6 +60,28 @@ def run_part(name: str) -> dict:
     figures = json.loads(done.stdout[done.stdout.index("{"):])
     figures[f"{name}:seconds"] = round(time.monotonic() - began, 1)
     return figures
+
+
+def with_ratios(results: dict) -> dict:
+    """Add each figure's ratio to its baseline, where both were measured."""
+    for key, (figure, baseline) in RATIOS.items():
+        value, base = results.get(figure), results.get(baseline)
+        if isinstance(value, int | float) and isinstance(base, int | float) and base > 0:
+            results[key] = round(value / base, 2)
+    return results
+
+
+def python_loop_ns() -> dict[str, float]:
+    """The machine's speed at plain Python: ns per iteration of a module-level `x += i` loop,
+    the fastest and the median of fifteen rounds. The same code's latencies moved by a factor
+    of two with it from one session's machine to the next, and within a minute it varies by a
+    third (docs/performance.md), so each run records it at its start and at its end."""
+    times = []
+    for _ in range(CALIBRATION_ROUNDS):
+        began = time.perf_counter()
+        exec(CALIBRATION, {})  # noqa: S102 - a constant loop, compiled above
+        times.append((time.perf_counter() - began) * 1e9 / CALIBRATION_ITERATIONS)
+    return {"min": round(min(times), 1), "median": round(statistics.median(times), 1)}
 
 
 def markdown(results: dict) -> str:
@@ -82,7 +116,7 @@ def machine() -> dict:
             cursor.execute("SELECT sqlite_version()")
         versions[connection.vendor] = cursor.fetchone()[0]
     return {"nproc": os.cpu_count(), "cpu": cpu, "load_average_at_start": os.getloadavg(),
-            **versions}
+            "python_loop_ns_at_start": python_loop_ns(), **versions}
 
 
 def main() -> None:
@@ -90,6 +124,8 @@ def main() -> None:
                      "machine": machine()}
     for part in PARTS:
         results.update(run_part(part))
+    with_ratios(results)
+    results["python_loop_ns_at_end"] = python_loop_ns()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / "latest.md").write_text(markdown(results))
