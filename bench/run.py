@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-PARTS = ["engine.py", "memory.py", "webhook.py", "logs.py"]
+PARTS = ["engine.py", "memory.py", "rq_ceiling.py", "webhook.py", "logs.py"]
 PART_TIMEOUT = 420
 
 TARGETS = {
@@ -36,6 +36,7 @@ RATIOS = {
     "ratio_sync_p50_to_view_p50": ("webhook_sync_p50_ms", "baseline_django_view_p50_ms"),
     "ratio_sync_p95_to_view_p95": ("webhook_sync_p95_ms", "baseline_django_view_p95_ms"),
     "ratio_runs_to_view_calls": ("webhook_runs_per_s", "baseline_django_view_per_s"),
+    "ratio_runs_to_rq_jobs": ("webhook_runs_per_s", "baseline_rq_jobs_per_s_2_workers"),
 }
 CALIBRATION_ITERATIONS = 200_000
 CALIBRATION_ROUNDS = 15
