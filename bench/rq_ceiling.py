@@ -14,6 +14,7 @@ after a warm-up batch.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -112,12 +113,9 @@ def measure() -> dict:
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--worker"]:
-        sys.path.insert(0, str(BASE_DIR / "bench"))
-        import os
-
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "owlgrid_site.settings")
         import django
 
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "owlgrid_site.settings")
         django.setup()
         work()
     else:
