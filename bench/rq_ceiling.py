@@ -1,6 +1,6 @@
 """The ceiling RQ itself puts on `webhook_runs_per_s`, measured in the same run.
 
-Every async run is one RQ job (docs/architecture: trigger → RQ queue → worker → engine), so
+Every async run is one RQ job (README, "Architecture": trigger → RQ queue → worker → engine), so
 OwlGrid can complete no more runs per second than RQ completes trivial jobs with as many
 workers and nothing else to do: no HTTP call, no database, no workflow. This part measures
 that with RQ's own `SimpleWorker` processes (one, then two), RQ's JSON serializer (OwlGrid's)
