@@ -20,10 +20,10 @@ import subprocess
 import sys
 import time
 
+from baseline_jobs import queue_trivial_jobs
 from common import BASE_DIR, stop, wait_until
 
 QUEUE = "bench-rq-ceiling"
-JOB = "baseline_jobs.trivial_job"
 JOBS = 2000
 REPEATS = 3
 POLL_SECONDS = 0.01
@@ -67,10 +67,7 @@ def jobs_per_second(queue, jobs: int) -> float:
     registry = queue.finished_job_registry
     done_before = registry.count
     began = time.perf_counter()
-    with queue.connection.pipeline() as pipe:
-        for index in range(jobs):
-            queue.enqueue_call(JOB, args=(index,), pipeline=pipe)
-        pipe.execute()
+    queue_trivial_jobs(queue, jobs)
     wait_until(lambda: registry.count - done_before >= jobs, 120, POLL_SECONDS)
     return jobs / (time.perf_counter() - began)
 

@@ -15,18 +15,14 @@ import json
 import statistics
 import time
 
+from baseline_jobs import queue_trivial_jobs
 from common import setup_django
-
-JOB = "baseline_jobs.trivial_job"
 
 
 def batch(worker_class, queue, jobs: int) -> tuple[float, float]:
     """(CPU ms, wall ms) per job for one batch worked off by one worker of `worker_class`."""
     queue.empty()
-    with queue.connection.pipeline() as pipe:
-        for index in range(jobs):
-            queue.enqueue_call(JOB, args=(index,), pipeline=pipe, result_ttl=600)
-        pipe.execute()
+    queue_trivial_jobs(queue, jobs, result_ttl=600)
     worker = worker_class([queue], connection=queue.connection, serializer=queue.serializer)
     wall, cpu = time.perf_counter(), time.process_time()
     worker.work(burst=True, logging_level="WARNING")
