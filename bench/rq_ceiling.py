@@ -21,7 +21,7 @@ import sys
 import time
 
 from baseline_jobs import queue_trivial_jobs
-from common import BASE_DIR, stop, wait_until
+from common import BASE_DIR, setup_django, stop, wait_until
 
 QUEUE = "bench-rq-ceiling"
 JOBS = 2000
@@ -100,8 +100,6 @@ def forget(queue) -> None:
 
 
 def measure() -> dict:
-    from common import setup_django
-
     setup_django()
     one, two = rate(1), rate(2)
     return {"baseline_rq_jobs_per_s_1_worker": one, "baseline_rq_jobs_per_s_2_workers": two,
