@@ -129,8 +129,6 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # Outbound HTTP guard: hosts or CIDR ranges that may be reached despite the SSRF rules.
 OWLGRID_OUTBOUND_ALLOWLIST = envconf.env_list("OWLGRID_OUTBOUND_ALLOWLIST", [])
-# Hot statements prepared on PostgreSQL (owlgrid_site/prepared.py); off behind a transaction pooler.
-OWLGRID_DB_PREPARE = envconf.env_bool("OWLGRID_DB_PREPARE", True)
 OWLGRID_WORKERS = envconf.env_int("OWLGRID_WORKERS", 2, minimum=1)
 OWLGRID_LEASE_SECONDS = envconf.env_int("OWLGRID_LEASE_SECONDS", 30, minimum=2)
 # Synchronous HTTP-triggered runs the web process executes itself at once (runner/inline.py);

@@ -15,7 +15,6 @@ from typing import Any
 from django.db import connection as db_connection
 
 from environments.models import Connection, Environment, Variable
-from owlgrid_site.prepared import prepared_cursor
 from workflows.actions.base import ActionError, ConnectionInfo
 
 PLACEHOLDER = "\u27e6secret:{name}\u27e7"
@@ -108,7 +107,7 @@ def signature_of(rows: list[tuple]) -> tuple:
 
 
 def _signature(environment_id: Any) -> tuple:
-    with prepared_cursor(db_connection) as cursor:
+    with db_connection.cursor() as cursor:
         cursor.execute(signature_sql("%s"), [environment_id, environment_id])
         return signature_of(cursor.fetchall())
 

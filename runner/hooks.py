@@ -25,7 +25,6 @@ from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
 
 from environments.models import Deployment, Environment
-from owlgrid_site.prepared import prepared_cursor
 from runner import bindings, broadcast, inline, journal, services, trigger_limits
 from runner.models import Run
 from runner.trigger_access import Refusal, check_access
@@ -187,7 +186,7 @@ def _signatures(environment_name: str, workflow_name: str) -> tuple[tuple, tuple
         "UNION ALL SELECT b.kind, b.id, b.at, NULL, NULL, NULL, NULL, NULL, NULL "
         "FROM ({bindings}) b"
     ).format(route=ROUTE_KIND, bindings=bindings.signature_sql(environment_id), **tables)
-    with prepared_cursor(connection) as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, [environment_name, workflow_name, environment_name, environment_name])
         rows = cursor.fetchall()
     route = [tuple(row) for row in rows if row[0] == ROUTE_KIND]

@@ -23,7 +23,6 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 from django.db.models import Q
 from django.utils import timezone
 
-from owlgrid_site.prepared import prepared_cursor
 from runner import broadcast, queueing
 from runner.models import LogLine, Run, RunLock, RunStatus, StepEvent, StepStatus
 from runner.states import FINISHED_RUN_STATUSES, check_run_transition, check_step_transition
@@ -183,7 +182,7 @@ def _statements_commit_alone() -> bool:
 def _insert_run(run: Run, events: list[StepEvent]) -> None:
     run_sql, run_params = _insert_sql(Run, [run])
     events_sql, events_params = _insert_sql(StepEvent, events)
-    with prepared_cursor(_db()) as cursor:
+    with _db().cursor() as cursor:
         if connection.vendor == "postgresql":  # one statement: its own transaction
             cursor.execute(f"WITH new_run AS ({run_sql}) {events_sql}",
                            [*run_params, *events_params])
@@ -319,7 +318,7 @@ def _claim_in_one_statement(run_id: Any, worker: str, now: datetime) -> list[Any
     params += [worker, now + lease_delta(), RunStatus.RUNNING, now,
                RunStatus.RUNNING, RunStatus.RUNNING, json.dumps(RESUMED), RunStatus.RUNNING,
                worker, now]
-    with prepared_cursor(_db()) as cursor:
+    with _db().cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return None if row is None else list(row)
@@ -442,7 +441,7 @@ def _fence(run: Run, worker: str, **columns: Any) -> bool:
         _insert_created(run)  # then fenced as any run: same transaction
     db = _db()
     sql, params = _fence_sql(run, worker, columns)
-    with prepared_cursor(db) as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -592,7 +591,7 @@ def _commit_in_one_statement(run: Run, worker: str, events: list[dict[str, Any]]
         parts.append(" FROM fence")
     else:
         parts.append(" SELECT cancel_requested FROM fence")
-    with prepared_cursor(db) as cursor:
+    with db.cursor() as cursor:
         cursor.execute("".join(parts), params)
         row = cursor.fetchone()
     if row is None:

@@ -14,7 +14,6 @@ from django.conf import settings
 from django.db import connection
 
 from environments.models import Deployment
-from owlgrid_site.prepared import prepared_cursor
 from runner.models import Run
 from workflows.expressions import ExpressionError, render_string, truthy
 from workflows.models import Record, Trigger, Workflow
@@ -43,7 +42,7 @@ def anyone_watches_runs(environment_id: Any) -> bool:
     run, and almost always no. One raw query (the ORM spent more building it than running it);
     on PostgreSQL the finishing write asks it itself (`watchers_sql`)."""
     sql, params = watchers_sql(environment_id)
-    with prepared_cursor(connection) as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(f"SELECT {sql}", params)
         return bool(cursor.fetchone()[0])
 
