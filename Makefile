@@ -1,4 +1,4 @@
-# OwlGrid: `make run` sets everything up and starts it; `make test` runs the whole suite.
+# OwlGrid: `make run` sets everything up and starts it; `make test` runs the checks and the whole suite.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -15,14 +15,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# `make run HOST=0.0.0.0 PORT=9000` serves on another address or port.
+HOST ?= 127.0.0.1
+PORT ?= 8000
 run: venv
-	$(PY) manage.py serve
+	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 migrate: venv
 	$(PY) manage.py migrate --noinput
 
+# Style, then the architecture's import contracts (pyproject.toml, [tool.importlinter]).
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 # Tests use a Redis database of their own (flushing it never touches a running OwlGrid).
 test: venv lint

@@ -38,7 +38,7 @@ def measure() -> dict[str, float]:
     launcher = start_workers(1, sweeper=False)
     port = free_port()
     web = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "owlgrid_site.webserver", "-b", "127.0.0.1", "-p", str(port),
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
          "owlgrid_site.web:application"],
         cwd=BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -66,7 +66,7 @@ def prepare() -> None:
 def start_web(port: int) -> subprocess.Popen:
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="bench.settings")
     process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "owlgrid_site.webserver", "-b", "127.0.0.1", "-p", str(port),
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
          "owlgrid_site.web:application"],
         cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -97,11 +97,22 @@ def fire(port: int, path: str, count: int, concurrency: int) -> tuple[list[clien
     return client.fire("127.0.0.1", port, path, count, concurrency, lambda n: {"n": n})
 
 
+def all_completed(run_ids: list[str]) -> bool:
+    """Whether every one of these runs has completed: their statuses read by primary key and
+    counted here. `filter(id__in=..., status="completed").count()` made SQLite walk the status
+    index instead (without statistics it rates `status = ?` above a 600-value IN list): every
+    completed run in the database, 0.4 s per poll with 100,000 stored runs."""
+    from runner.models import Run
+
+    statuses = Run.objects.filter(id__in=run_ids).values_list("status", flat=True)
+    return sum(status == "completed" for status in statuses) == len(run_ids)
+
+
 def runs_per_second(run_ids: list[str]) -> float:
     from runner.models import Run
 
     runs = Run.objects.filter(id__in=run_ids)
-    wait_until(lambda: runs.filter(status="completed").count() == len(run_ids), 300, 0.2)
+    wait_until(lambda: all_completed(run_ids), 300, 0.2)
     bounds = [(r.created_at, r.finished_at) for r in runs]
     first = min(b[0] for b in bounds)
     last = max(b[1] for b in bounds)

@@ -1,20 +1,13 @@
 from django.contrib import admin
 
-from environments.models import (
-    ApiToken,
-    Connection,
-    Deployment,
-    Environment,
-    PromotionRecord,
-    SecurityGroup,
-    Variable,
-)
+from environments.models import Connection, Deployment, Environment, PromotionRecord, Variable
 
 
 @admin.register(Environment)
 class EnvironmentAdmin(admin.ModelAdmin):
     list_display = ["name", "label", "position"]
     ordering = ["position"]
+    filter_horizontal = ["deployer_groups"]
 
 
 @admin.register(Variable)
@@ -31,22 +24,6 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_display = ["name", "environment", "kind", "last_test_ok", "last_tested_at"]
     list_filter = ["environment", "kind"]
     exclude = ["encrypted_secrets"]
-
-
-@admin.register(SecurityGroup)
-class SecurityGroupAdmin(admin.ModelAdmin):
-    list_display = ["name", "can_view", "can_edit", "can_run", "can_approve", "is_admin"]
-    filter_horizontal = ["members", "deploy_environments"]
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "group", "prefix", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["group"]
-    readonly_fields = ["prefix", "token_hash", "created_at", "last_used_at"]
-
-    def has_add_permission(self, request):
-        return False  # tokens are created through the UI or `manage.py create_token`, shown once
 
 
 @admin.register(Deployment)

@@ -11,12 +11,13 @@ from django.http import Http404, HttpRequest
 from ninja import Field, Router, Schema
 from ninja.responses import Status
 
+from access.api import ERRORS, ErrorOut, conflict, error_body, principal_user
+from access.models import SecurityGroup
+from access.permissions import is_administrator, principal_has_workflow_right
 from environments import services
 from environments.forms import KIND_FIELDS, ConnectionForm
-from environments.models import Connection, Environment, SecurityGroup, Variable
-from environments.permissions import is_administrator, principal_has_workflow_right
+from environments.models import Connection, Environment, Variable
 from environments.promotion import PromotionRefused, workflow_promote, workflow_rollback
-from owlgrid_site.api import ERRORS, ErrorOut, conflict, error_body, principal_user
 from workflows.models import Workflow
 
 router = Router(tags=["environments"])
@@ -26,6 +27,11 @@ class EnvironmentOut(Schema):
     name: str
     label: str
     position: int
+    expression_time_limit_ms: int | None = Field(
+        None, description="Time budget of each expression render here (ms); null: the default")
+    expression_size_limit: int | None = Field(
+        None, description="Largest string or list an expression may build here; null: the "
+                          "default")
 
 
 class EnvironmentIn(Schema):
@@ -37,6 +43,8 @@ class EnvironmentChangeIn(Schema):
     label: str | None = Field(None, min_length=1, max_length=100)
     move: Literal["up", "down"] | None = Field(None, description="Swap with the neighbour "
                                                "before (up) or after (down) in the chain")
+    expression_time_limit_ms: int | None = Field(None, ge=0, description="0: the default")
+    expression_size_limit: int | None = Field(None, ge=0, description="0: the default")
 
 
 class VariableOut(Schema):
@@ -129,7 +137,8 @@ def create_environment(request: HttpRequest, payload: EnvironmentIn):
 
 
 @router.patch("/environments/{name}", response={200: EnvironmentOut, **ERRORS},
-              summary="Relabel an environment or move it along the chain")
+              summary="Relabel an environment, move it along the chain or set its expression "
+                      "budgets")
 def change_environment(request: HttpRequest, name: str, payload: EnvironmentChangeIn):
     require_admin(request)
     environment = get_environment(name)
@@ -137,6 +146,10 @@ def change_environment(request: HttpRequest, name: str, payload: EnvironmentChan
         services.environment_relabel(environment=environment, label=payload.label)
     if payload.move is not None:
         services.environment_move(environment=environment, up=payload.move == "up")
+    if payload.expression_time_limit_ms is not None or payload.expression_size_limit is not None:
+        services.environment_set_expression_limits(
+            environment=environment, time_limit_ms=payload.expression_time_limit_ms,
+            size_limit=payload.expression_size_limit)
     environment.refresh_from_db()
     return environment
 

@@ -15,11 +15,12 @@ from django.http import Http404, HttpRequest
 from ninja import Field, Router, Schema
 from ninja.responses import Status
 
+from access.api import ERRORS, ErrorOut, conflict, error_body, principal_user
+from access.models import ApiToken, SecurityGroup
+from access.tokens import token_create, token_revoke
 from environments import services
 from environments.api import require_admin
-from environments.models import ApiToken, Environment, SecurityGroup
-from environments.tokens import token_create, token_revoke
-from owlgrid_site.api import ERRORS, ErrorOut, conflict, error_body, principal_user
+from environments.models import Environment
 
 router = Router(tags=["security groups"])
 

@@ -1,18 +1,14 @@
-"""Environments, their variables and connections, security groups, deployments and promotions."""
+"""Environments, their variables and connections, deployments and promotions."""
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
-slug_validator = RegexValidator(
-    r"^[a-z0-9][a-z0-9_-]{0,62}$",
-    "Use 1 to 63 lowercase letters, digits, '-' or '_', starting with a letter or digit.",
-)
+from access.models import slug_validator
+
 variable_name_validator = RegexValidator(
     r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
     "Use letters, digits and '_', not starting with a digit (e.g. API_BASE).",
@@ -26,6 +22,19 @@ class Environment(models.Model):
     label = models.CharField(max_length=100, blank=True)
     description = models.TextField(blank=True)
     position = models.PositiveIntegerField(unique=True)
+    # The groups whose members may deploy and promote here (the table was created from the
+    # other side, as SecurityGroup.deploy_environments, which stays the reverse name).
+    deployer_groups = models.ManyToManyField(
+        "access.SecurityGroup", related_name="deploy_environments", blank=True,
+        db_table="environments_securitygroup_deploy_environments",
+    )
+    # Budgets of every expression render of runs here; empty: the site's defaults
+    # (OWLGRID_EXPRESSION_TIME_LIMIT_MS, OWLGRID_EXPRESSION_SIZE_LIMIT).
+    expression_time_limit_ms = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(10), MaxValueValidator(60_000)])
+    expression_size_limit = models.PositiveIntegerField(
+        null=True, blank=True,
+        validators=[MinValueValidator(1_000), MaxValueValidator(50_000_000)])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -96,64 +105,6 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.environment.name}:{self.name}"
-
-
-class SecurityGroup(models.Model):
-    """Users and API tokens sharing rights: perimeters, trigger access, deploys, approvals."""
-
-    name = models.CharField(max_length=63, unique=True, validators=[slug_validator])
-    description = models.TextField(blank=True)
-    members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, related_name="security_groups", blank=True
-    )
-    can_view = models.BooleanField(default=True)
-    can_edit = models.BooleanField(default=False)
-    can_run = models.BooleanField(default=False)
-    can_approve = models.BooleanField(default=False)
-    can_call_triggers = models.BooleanField(default=False)
-    is_admin = models.BooleanField(default=False)
-    deploy_environments = models.ManyToManyField(
-        Environment, related_name="deployer_groups", blank=True
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class ApiToken(models.Model):
-    """A bearer token of a security group; only its SHA-256 hash is stored."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    group = models.ForeignKey(SecurityGroup, on_delete=models.CASCADE, related_name="tokens")
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=16, unique=True)
-    token_hash = models.CharField(max_length=64, unique=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(token_hash__regex=r"^[0-9a-f]{64}$"),  # noqa: S106 - a pattern
-                name="token_hash_is_sha256",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.group.name}:{self.name} ({self.prefix}…)"
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
 
 
 class Deployment(models.Model):

@@ -138,7 +138,7 @@ def check_connections(names: set[str], target: Environment) -> Check:
 
 
 def check_groups(names: set[str]) -> Check:
-    from environments.models import SecurityGroup
+    from access.models import SecurityGroup
 
     missing = sorted(names - set(SecurityGroup.objects.filter(name__in=names).values_list(
         "name", flat=True)))

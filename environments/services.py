@@ -13,8 +13,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from access.models import SecurityGroup
 from environments import secrets
-from environments.models import Connection, Environment, SecurityGroup, Variable
+from environments.models import Connection, Environment, Variable
 
 
 @transaction.atomic
@@ -28,6 +29,18 @@ def environment_create(*, name: str, label: str = "") -> Environment:
 
 def environment_relabel(*, environment: Environment, label: str) -> None:
     Environment.objects.filter(id=environment.id).update(label=label.strip()[:100])
+
+
+def environment_set_expression_limits(*, environment: Environment, time_limit_ms: int | None,
+                                      size_limit: int | None) -> None:
+    """Set the environment's expression budgets; None keeps one as it is, 0 returns it to the
+    site's default. Out-of-range values are refused with the field named."""
+    if time_limit_ms is not None:
+        environment.expression_time_limit_ms = time_limit_ms or None
+    if size_limit is not None:
+        environment.expression_size_limit = size_limit or None
+    environment.full_clean(exclude=["deployer_groups"])
+    environment.save(update_fields=["expression_time_limit_ms", "expression_size_limit"])
 
 
 @transaction.atomic

@@ -13,11 +13,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from access.models import ApiToken, SecurityGroup
+from access.permissions import is_administrator, user_has_workflow_right
+from access.tokens import token_create, token_revoke
 from environments import forms, services
-from environments.models import ApiToken, Connection, Environment, SecurityGroup, Variable
-from environments.permissions import is_administrator, user_has_workflow_right
+from environments.models import Connection, Environment, Variable
 from environments.promotion import PromotionRefused, workflow_promote, workflow_rollback
-from environments.tokens import token_create, token_revoke
 from workflows.models import Workflow
 
 

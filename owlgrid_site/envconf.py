@@ -18,7 +18,15 @@ from django.core.exceptions import ImproperlyConfigured
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
-SQLITE_ENGINE = "owlgrid_site.sqlite"
+SQLITE_ENGINE = "django.db.backends.sqlite3"
+# Django's documented SQLite options: every transaction takes the write lock up front, so none
+# fails half-way on upgrading a read lock; WAL lets readers go on while a worker writes; a
+# writer waits up to `timeout` seconds for the lock.
+SQLITE_OPTIONS = {
+    "timeout": 20,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -131,48 +139,22 @@ def database_config(var_dir: Path) -> dict:
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
     if config["ENGINE"] == "django.db.backends.sqlite3":
-        # Django's backend, with the write lock waited for in fine steps (owlgrid_site/sqlite).
-        config["ENGINE"] = SQLITE_ENGINE
         config["CONN_MAX_AGE"] = 0
-        # WAL lets the web process read while a worker writes; busy timeout rides out short locks.
-        config["OPTIONS"] = {
-            "timeout": 20,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }
+        config["OPTIONS"] = dict(SQLITE_OPTIONS)
         config["TEST"] = {"NAME": str(var_dir / "test.sqlite3")}
     return config
 
 
-def worker_database_connections(databases: dict) -> None:
-    """Connections of a worker process, whose one thread executes runs one after another: kept
-    for the process's life on SQLite too (reopening the file and re-running its four PRAGMAs
-    took ≈ 1 ms per job in a worker's profile); PostgreSQL keeps its `CONN_MAX_AGE`. A connection
-    that failed is still closed and reopened between jobs (`close_old_connections`).
-
-    No health check before each job (a `SELECT 1` round trip per run): a job whose kept
-    connection died meanwhile (the database restarted) claims its run again on a new one
-    (`runner.jobs`)."""
-    for database in databases.values():
-        if database["ENGINE"] == SQLITE_ENGINE:
-            database["CONN_MAX_AGE"] = None
-        database["CONN_HEALTH_CHECKS"] = False
-
-
 def web_database_connections(databases: dict) -> None:
-    """Connections of the web process, shared by the request threads: PostgreSQL ones from a
-    psycopg pool (OWLGRID_WEB_DB_POOL connections at most), SQLite ones handed back open, up
-    to OWLGRID_WEB_DB_POOL idle (owlgrid_site/sqlite). Each request gives its connection back
-    when it ends. Workers keep one persistent connection each (one thread)."""
+    """PostgreSQL connections of the web process come from Django's connection pool
+    (`OPTIONS["pool"]`, OWLGRID_WEB_DB_POOL at most): under ASGI each request runs in a thread
+    of its own, so persistent connections would pile up one per thread."""
     size = env_int("OWLGRID_WEB_DB_POOL", 10, minimum=1)
     for database in databases.values():
-        database["CONN_MAX_AGE"] = 0
         if database["ENGINE"] == "django.db.backends.postgresql":
-            database["CONN_HEALTH_CHECKS"] = False  # Django has the pool check each connection
+            database["CONN_MAX_AGE"] = 0
             database.setdefault("OPTIONS", {})["pool"] = {
                 "min_size": 1, "max_size": size, "timeout": 10, "max_idle": 300}
-        elif database["ENGINE"] == SQLITE_ENGINE:
-            database.setdefault("OPTIONS", {})["idle_connections"] = size
 
 
 def redis_listening(host: str = "127.0.0.1", port: int = 6379) -> bool:
@@ -196,16 +178,3 @@ def redis_url(var_dir: Path) -> str:
     if redis_listening():
         return "redis://127.0.0.1:6379/0"
     return f"unix://{var_dir / 'redis.sock'}?db=0"
-
-
-def channel_layer_host(url: str) -> dict:
-    """The channel layer's Redis, its replies read by redis-py's own parser.
-
-    hiredis (installed for the workers' and the web process's RQ and cache clients: commands
-    packed and replies parsed in C) broke the layer: a layer whose receives each ran on an event
-    loop of their own (asgiref's `async_to_sync`, as in a sync caller or a test) got the first
-    message over and over, and lost the ones after it. Commands are still packed by hiredis.
-    """
-    from redis._parsers import _AsyncRESP2Parser
-
-    return {"address": url, "parser_class": _AsyncRESP2Parser}

@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "django_rq",
     "django_htmx",
     "template_partials",
+    "access",
     "environments",
     "workflows",
     "runner",
@@ -82,7 +83,7 @@ RQ_QUEUES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [envconf.channel_layer_host(REDIS_URL)], "capacity": 5000,
+        "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000,
                    "expiry": 30},
     }
 }
@@ -134,6 +135,11 @@ OWLGRID_LEASE_SECONDS = envconf.env_int("OWLGRID_LEASE_SECONDS", 30, minimum=2)
 # Synchronous HTTP-triggered runs the web process executes itself at once (runner/inline.py);
 # beyond that, and with 0, they go through the queue to the workers.
 OWLGRID_INLINE_RUNS = envconf.env_int("OWLGRID_INLINE_RUNS", 4, minimum=0)
+# Every expression render's budget (an environment may set its own): workflows/expression_limits.
+OWLGRID_EXPRESSION_TIME_LIMIT_MS = envconf.env_int("OWLGRID_EXPRESSION_TIME_LIMIT_MS", 1000,
+                                                   minimum=10)
+OWLGRID_EXPRESSION_SIZE_LIMIT = envconf.env_int("OWLGRID_EXPRESSION_SIZE_LIMIT", 1_000_000,
+                                                minimum=1_000)
 OWLGRID_MAX_RUN_DEPTH = envconf.env_int("OWLGRID_MAX_RUN_DEPTH", 8, minimum=1)
 OWLGRID_RETENTION_DAYS = envconf.env_int("OWLGRID_RETENTION_DAYS", 30, minimum=1)
 OWLGRID_RETENTION_PER_WORKFLOW = envconf.env_int("OWLGRID_RETENTION_PER_WORKFLOW", 10000, minimum=1)

@@ -11,9 +11,9 @@ from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
+from access.api import ERRORS, error_body, principal_user
+from access.permissions import principal_has_workflow_right, workflows_visible_to_principal
 from environments.models import Environment
-from environments.permissions import principal_has_workflow_right, workflows_visible_to_principal
-from owlgrid_site.api import ERRORS, error_body, principal_user
 from runner import selectors, services
 from runner.models import Run, RunStatus, StepEvent
 from workflows.api import get_workflow

@@ -2,8 +2,8 @@
 
 Messages go through one long-lived event loop per process (a daemon thread), in order, without
 making the caller wait: `async_to_sync(layer.group_send)` from a worker would start a thread, an
-event loop and a new Redis connection for every message (about 2 ms each, measured), which both
-slowed the engine and delayed live log lines. A message that cannot be sent is dropped with a
+event loop and a new Redis connection for every message, which both slowed the engine and
+delayed live log lines. A message that cannot be sent is dropped with a
 warning: viewers catch up from the database on reconnect and on their periodic reconciliation.
 
 Synchronous HTTP triggers are woken through a per-run Redis list (`answer_key`): the worker
@@ -20,7 +20,6 @@ import collections
 import json
 import logging
 import os
-import sys
 import threading
 import time
 from typing import Any
@@ -36,39 +35,6 @@ LOG_SEND_WAIT_SECONDS = 0.1  # bound on the back-pressure wait (Redis slow or aw
 BACKPRESSURE_LINES = 100  # a batch this large means the run is logging in a tight loop
 BACKPRESSURE_MESSAGES = 20  # so does a backlog this long (a run's own status messages are 2)
 ANSWER_TTL_SECONDS = 120  # longer than the longest synchronous wait (60 s)
-WATCHED_MEMORY_SECONDS = 2.0  # a group seen with members is sent to without asking again
-
-
-FERNET_MODULE = "cryptography.fernet"
-
-
-def import_layer_backends() -> None:
-    """Import the channel layers' backends at start-up, without cryptography unless a layer
-    encrypts. Call before the process starts other threads.
-
-    channels_redis imports cryptography's Fernet for its optional message encryption
-    (`symmetric_encryption_keys`), so the first live message loaded cryptography's Rust bindings
-    (≈ 6 MB resident) into every web process and worker. OwlGrid's layers do not encrypt: unless
-    one is configured to, the backends are imported with `cryptography.fernet` marked absent
-    (channels_redis then takes cryptography as not installed, and would refuse encryption
-    asked for later with an error), and the mark is lifted right after, for OwlGrid's own
-    secrets (environments/secrets.py import it on their first use).
-    """
-    from django.conf import settings
-    from django.utils.module_loading import import_string
-
-    layers = getattr(settings, "CHANNEL_LAYERS", {})
-    encrypts = any(layer.get("CONFIG", {}).get("symmetric_encryption_keys")
-                   for layer in layers.values())
-    hide = not encrypts and FERNET_MODULE not in sys.modules
-    if hide:
-        sys.modules[FERNET_MODULE] = None  # type: ignore[assignment] - makes its import fail
-    try:
-        for layer in layers.values():
-            import_string(layer["BACKEND"])
-    finally:
-        if hide:
-            del sys.modules[FERNET_MODULE]
 
 
 def run_group(run_id: Any) -> str:
@@ -85,13 +51,8 @@ def answer_key(run_id: Any) -> str:
 class _Sender:
     """One event loop thread per process that sends queued messages to the channel layer.
 
-    Callers append to a deque; the loop is woken once per batch, not once per message (each
-    wake-up is a write to the loop's self-pipe and a hand-over of the interpreter between two
-    threads, ≈ 0.1 ms on this machine, and a run sends five messages). A batch costs one Redis
-    round trip when nobody watches: the groups' members are read together, and only groups
-    that have members get the channel layer's `group_send`. A group seen with members in the
-    last seconds is not asked again (a live log's batches follow each other): `group_send`
-    reads the members itself, so a viewer that left meanwhile costs nothing but that read.
+    Callers append to a deque and the loop is woken once per batch, not once per message, so a
+    run that logs in a loop does not hand the interpreter back and forth for every line.
     """
 
     def __init__(self) -> None:
@@ -107,7 +68,6 @@ class _Sender:
             collections.deque())
         self.pending = 0
         self.awake = False
-        self.watched_until: dict[str, float] = {}
 
     def submit(self, group: str, message: dict[str, Any]) -> threading.Event:
         """Queue a message; the returned event is set once it has been handed to Redis."""
@@ -172,10 +132,9 @@ class _Sender:
 
     async def _send_batch(self, layer: Any,
                           batch: list[tuple[str, dict[str, Any], threading.Event]]) -> None:
-        watched = await self._watched(layer, {group for group, _, _ in batch})
         for group, message, done in batch:
             try:
-                if layer is not None and (watched is None or group in watched):
+                if layer is not None:
                     await layer.group_send(group, message)
             except Exception:  # noqa: BLE001 - viewers catch up from the database on reconnect
                 logger.warning("live broadcast to %s failed", group, exc_info=True)
@@ -183,48 +142,6 @@ class _Sender:
                 with self.lock:
                     self.pending -= 1
                 done.set()
-
-    async def _watched(self, layer: Any, groups: set[str]) -> set[str] | None:
-        now = time.monotonic()
-        known = {group for group in groups if self.watched_until.get(group, 0.0) > now}
-        if known == groups:
-            return known
-        try:
-            found = await watched_groups(layer, groups - known)
-        except Exception:  # noqa: BLE001 - send to every group, as if each had members
-            logger.warning("could not read live broadcast groups", exc_info=True)
-            return None
-        if found is None:
-            return None
-        if len(self.watched_until) > QUEUE_LIMIT:
-            self.watched_until.clear()
-        for group in found:
-            self.watched_until[group] = now + WATCHED_MEMORY_SECONDS
-        return known | found
-
-
-async def watched_groups(layer: Any, groups: set[str]) -> set[str] | None:
-    """The groups that have members, read with one pipelined round trip per Redis server
-    (channels_redis's `group_send` makes two round trips per message to learn the same); None
-    when the layer is not channels_redis's, whose `group_send` is then used for every group."""
-    from channels_redis.core import RedisChannelLayer  # imported at start: import_layer_backends
-
-    if not isinstance(layer, RedisChannelLayer):
-        return None
-    by_connection: dict[int, list[str]] = {}
-    for group in groups:
-        by_connection.setdefault(layer.consistent_hash(group), []).append(group)
-    watched: set[str] = set()
-    expired_before = int(time.time()) - layer.group_expiry
-    for index, names in by_connection.items():
-        pipe = layer.connection(index).pipeline(transaction=False)
-        for group in names:
-            key = layer._group_key(group)  # noqa: SLF001 - the layer's own key scheme
-            pipe.zremrangebyscore(key, min=0, max=expired_before)
-            pipe.zcard(key)
-        replies = await pipe.execute()
-        watched.update(group for group, count in zip(names, replies[1::2], strict=True) if count)
-    return watched
 
 
 _sender = _Sender()
@@ -254,7 +171,7 @@ def log_lines_on_commit(run_id: Any, lines: list[dict[str, Any]]) -> None:
         sent = None
         for start in range(0, len(payload), BATCH):
             sent = _send(run_group(run_id), log_lines_message(payload[start : start + BATCH]))
-        # Back-pressure: a run logging in a tight loop waits (about 1 ms, at most 0.1 s) for its
+        # Back-pressure: a run logging in a tight loop waits (at most 0.1 s) for its
         # lines to reach Redis before writing more, instead of taking the CPU that Daphne and
         # the viewers need to deliver them on a small machine, and letting a backlog build up.
         # A step that logs a line or two does not wait: that would only delay the run.
@@ -266,12 +183,9 @@ def log_lines_on_commit(run_id: Any, lines: list[dict[str, Any]]) -> None:
 
 
 def log_lines_message(lines: list[dict[str, Any]]) -> dict[str, Any]:
-    """The live message for a batch of numbered lines: the websocket frame that viewers get,
-    encoded once here, with the batch's first and last numbers, which is all a consumer needs
-    to forward it as it is. Encoded by each viewer's consumer instead, a burst cost the web
-    process a JSON encoding per batch and per viewer (a fifth of Daphne's CPU during a burst,
-    on the core it shares with Redis and the viewers: docs/performance.md, "Fifth round"),
-    and the channel layer packed and unpacked 250 dictionaries rather than one string."""
+    """The live message for a batch of numbered lines: the websocket frame viewers get, encoded
+    once here rather than once per viewer, with the batch's first and last numbers, which is all
+    a consumer needs to forward it as it is."""
     return {"type": "log.lines", "first": lines[0]["seq"], "last": lines[-1]["seq"],
             # `default=str`: this runs after the commit, where nothing may raise.
             "frame": json.dumps({"type": "lines", "lines": lines}, default=str)}

@@ -38,6 +38,7 @@ class StepCtx:
         self.prefix = prefix
         self.run_id = str(engine.run.id)
         self.environment_name = getattr(engine.run.environment, "name", None)
+        self.environment_id = engine.run.environment_id
         # One key per step, the same for a resumed attempt and for every retry (as with
         # Stripe's keys): the receiver can tell a repeated call from a new one.
         self.idempotency_key = f"{engine.run.id}:{key}"

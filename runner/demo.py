@@ -15,7 +15,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from environments.models import Deployment, Environment, PromotionRecord, SecurityGroup, Variable
+from access.models import SecurityGroup
+from environments.models import Deployment, Environment, PromotionRecord, Variable
 
 EXAMPLES = Path(settings.BASE_DIR) / "docs" / "examples"
 CHAIN = [("dev", "Development"), ("staging", "Staging"), ("prod", "Production")]

@@ -15,6 +15,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from runner.bindings import Bindings, load_bindings
 from runner.context import Park, RunCancelled, StepCtx
 from runner.models import Run, RunStatus, StepEvent, StepStatus
 from runner.plan import descendants
+from workflows import expression_limits
 from workflows.actions import get_action_type
 from workflows.actions.base import ActionError, ActionType, StopRun
 from workflows.expressions import ExpressionError, render_value
@@ -326,13 +328,22 @@ class Engine:
         action_type = get_action_type(node["type"])
         raw = {k: v for k, v in node["inputs"].items() if k not in action_type.raw_inputs}
         try:
-            rendered = render_value(raw, scope.as_context())
+            with self.expression_budget():
+                rendered = render_value(raw, scope.as_context())
         except ExpressionError as exc:
             raise ActionError(
                 f"action {node['name']}, field {exc}", kind="expression"
             ) from None
         return {**rendered, **{k: node["inputs"][k] for k in action_type.raw_inputs
                                if k in node["inputs"]}}
+
+    def expression_budget(self) -> AbstractContextManager[Any]:
+        """One step's renders share a time and size budget: the environment's, else the
+        site's defaults."""
+        environment = self.run.environment
+        return expression_limits.budget(
+            time_limit_ms=getattr(environment, "expression_time_limit_ms", None),
+            size_limit=getattr(environment, "expression_size_limit", None))
 
     def _retry_delay(self, node: dict, attempt: int, error: ActionError) -> float | None:
         policy = node.get("retry") or {}
@@ -380,7 +391,8 @@ class Engine:
             context = {"output": item.output, "inputs": item.inputs, "vars": self.vars,
                        "trigger": self.run.trigger_input, "env": self.bindings.env}
             try:
-                rendered = render_value(spec.get("inputs", {}), context)
+                with self.expression_budget():
+                    rendered = render_value(spec.get("inputs", {}), context)
             except ExpressionError as exc:
                 raise ActionError(f"revert inputs: {exc}", kind="expression") from None
             parsed = revert_type.parse_inputs(self.bindings.substitute(rendered))

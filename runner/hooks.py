@@ -7,26 +7,20 @@ call leaves no run and no queued job: 404/405, 413 (from Content-Length, before 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import weakref
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from redis.asyncio import Redis as AsyncRedis
-from redis.exceptions import RedisError
 
 from environments.models import Deployment, Environment
-from runner import bindings, broadcast, inline, journal, services, trigger_limits
-from runner.models import Run
+from runner import bindings, inline, services, trigger_limits
+from runner import hook_answers as answers
 from runner.trigger_access import Refusal, check_access
 from workflows.models import Trigger, Workflow, WorkflowVersion
 from workflows.trigger_input import body_problems
@@ -55,29 +49,19 @@ class Reject(Exception):  # noqa: N818 - carries the HTTP refusal
 
 @csrf_exempt
 async def hook(request: HttpRequest, environment: str, workflow: str) -> HttpResponse:
-    """Async so that callers waiting for a synchronous answer hold no thread (under ASGI,
-    sync views share one thread). The database work runs in the thread pool."""
+    """Async so that callers waiting for a synchronous answer hold no thread; the checks and
+    the run's start run in the request's own thread, as a sync view's would."""
     try:
-        outcome = await sync_to_async(handle_and_release, thread_sensitive=False)(
-            request, environment, workflow
-        )
+        outcome = await sync_to_async(handle)(request, environment, workflow)
     except Reject as reject:
         return reject.response()
-    if isinstance(outcome, Pending):
-        return await answer_when_ready(outcome)
+    if isinstance(outcome, answers.Pending):
+        return await answers.answer_when_ready(outcome)
     return outcome
 
 
-def handle_and_release(request: HttpRequest, environment_name: str,
-                       workflow_name: str) -> HttpResponse | Pending:
-    try:
-        return handle(request, environment_name, workflow_name)
-    finally:
-        inline.release_connection()
-
-
 def handle(request: HttpRequest, environment_name: str,
-           workflow_name: str) -> HttpResponse | Pending:
+           workflow_name: str) -> HttpResponse | answers.Pending:
     environment, deployment, trigger, bindings_signature = find_trigger(
         environment_name, workflow_name, request.method or "GET")
     options = trigger.settings or {}
@@ -245,20 +229,9 @@ def check_schema(schema: dict | None, body: Any) -> None:
                      fields)
 
 
-@dataclass
-class Pending:
-    """A started run whose answer is still to come (sync mode), awaited without a thread."""
-
-    run: Run
-    timeout: float
-    redis_key: str | None
-    body: bytes
-    here: Future | None = None  # the run executes in this process (runner/inline.py)
-
-
 def start_idempotently(request: HttpRequest, deployment: Deployment, trigger: Trigger,
                        environment: Environment, trigger_input: dict, body: bytes,
-                       bindings_signature: tuple | None = None) -> HttpResponse | Pending:
+                       bindings_signature: tuple | None = None) -> HttpResponse | answers.Pending:
     key = request.headers.get("Idempotency-Key")
     redis_key = None
     if key:
@@ -271,7 +244,7 @@ def start_idempotently(request: HttpRequest, deployment: Deployment, trigger: Tr
             raise Reject(409, "idempotency_in_flight",
                          "A call with this Idempotency-Key is still being processed.")
         if claim.state == "replay":
-            return as_http(claim.response, replayed=True)
+            return answers.as_http(claim.response, replayed=True)
     options = trigger.settings or {}
     sync = options.get("mode", "async") == "sync"
     # A synchronous run executes right here when this process has a free slot (no queue hop).
@@ -294,143 +267,5 @@ def start_idempotently(request: HttpRequest, deployment: Deployment, trigger: Tr
         if slot:
             here = inline.start(run, slot, bindings.load_bindings(environment,
                                                                   signature=bindings_signature))
-        return Pending(run, timeout, redis_key, body, here)
-    return finish(accepted(run), redis_key, body)
-
-
-def finish(answer: dict[str, Any], redis_key: str | None, body: bytes) -> HttpResponse:
-    if redis_key:
-        trigger_limits.remember(redis_key, body, answer)
-    return as_http(answer)
-
-
-async def answer_when_ready(pending: Pending) -> HttpResponse:
-    if pending.here is not None:
-        answer = await wait_for_inline_answer(pending)
-    elif pending.run.status in {"failed", "cancelled", "completed"}:  # e.g. a plan that failed
-        row = await sync_to_async(_response_row, thread_sensitive=False)(pending.run.id)
-        answer = answer_from(pending.run.id, row)
-    else:
-        answer = await wait_for_response(pending.run.id, pending.timeout)
-    answer = answer or accepted(pending.run)
-    if pending.redis_key is None:
-        return as_http(answer)  # nothing to remember: no thread hop
-    return await sync_to_async(finish, thread_sensitive=False)(
-        answer, pending.redis_key, pending.body
-    )
-
-
-async def wait_for_inline_answer(pending: Pending) -> dict[str, Any] | None:
-    """The answer of a run executing in this process, handed over as soon as it is committed;
-    a run that left the process (parked: a wait, a lock) is awaited through Redis like any."""
-    assert pending.here is not None
-    deadline = time.monotonic() + pending.timeout
-    try:
-        payload = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(pending.here)),
-                                         pending.timeout)
-    except TimeoutError:
-        # The caller gets the run's id (202): its insert must have been made by then.
-        recorded = await sync_to_async(journal.wait_until_recorded, thread_sensitive=False)(
-            pending.run, settings.OWLGRID_LEASE_SECONDS)
-        return None if recorded else not_recorded()
-    if payload is inline.NOT_RECORDED:
-        return not_recorded()
-    if payload is None:
-        return await wait_for_response(pending.run.id, deadline - time.monotonic())
-    return answer_from(pending.run.id, {"response": None, "error": None, **payload})
-
-
-def not_recorded() -> dict[str, Any]:
-    """A run that could not be written was not executed either: the call can be retried."""
-    error = inline.NOT_RECORDED["error"]
-    return {"status": 503, "headers": {"Retry-After": "1"},
-            "body": {"error": {"code": error["type"], "message": error["message"],
-                               "fields": []}}}
-
-
-def accepted(run: Run) -> dict[str, Any]:
-    return {"status": 202, "headers": {"Location": status_url(run)},
-            "body": {"run_id": str(run.id), "status": run.status, "status_url": status_url(run)}}
-
-
-def status_url(run: Run) -> str:
-    return f"{settings.SITE_URL}/api/runs/{run.id}"
-
-
-async def wait_for_response(run_id: Any, timeout: float) -> dict[str, Any] | None:
-    """Wait for the worker's push on the run's answer key. A pushed response (already committed)
-    is the answer; anything else (the run ended without responding, a lost push) sends us to
-    the database, the record, which is also re-read every RECHECK_SECONDS whatever happens."""
-    deadline = time.monotonic() + timeout
-    read = sync_to_async(_response_row, thread_sensitive=False)
-    key = broadcast.answer_key(run_id)
-    while True:
-        left = deadline - time.monotonic()
-        if left > 0:
-            pushed = await _wait_for_push(key, min(left, RECHECK_SECONDS))
-            if pushed is not None and pushed.get("response") is not None:
-                return pushed["response"]
-        answer = answer_from(run_id, await read(run_id))
-        if answer is not None or time.monotonic() >= deadline:
-            return answer
-
-
-async def _wait_for_push(key: str, seconds: float) -> dict[str, Any] | None:
-    try:
-        # Never 0: BLPOP's 0 means "forever".
-        popped = await answer_redis().blpop([key], timeout=max(seconds, 0.01))
-    except RedisError:
-        await asyncio.sleep(seconds)
-        return None
-    if popped is None:
-        return None
-    try:
-        pushed = json.loads(popped[1])
-    except ValueError:
-        return None
-    return pushed if isinstance(pushed, dict) else None
-
-
-def answer_redis() -> AsyncRedis:
-    """One asyncio Redis client per event loop (a client is bound to the loop it started on)."""
-    loop = asyncio.get_running_loop()
-    client = _ANSWER_CLIENTS.get(loop)
-    if client is None:
-        client = AsyncRedis.from_url(settings.REDIS_URL)
-        _ANSWER_CLIENTS[loop] = client
-    return client
-
-
-def answer_from(run_id: Any, row: dict[str, Any] | None) -> dict[str, Any] | None:
-    if row and row["response"] is not None:
-        return row["response"]
-    if row and row["status"] in {"failed", "cancelled"}:
-        return {"status": 502, "headers": {},
-                "body": {"run_id": str(run_id), "status": row["status"], "error": row["error"]}}
-    if row and row["status"] == "completed":
-        return {"status": 200, "headers": {},
-                "body": {"run_id": str(run_id), "status": "completed"}}
-    return None
-
-
-def _response_row(run_id: Any) -> dict[str, Any] | None:
-    try:
-        return Run.objects.filter(id=run_id).values("response", "status", "error").first()
-    finally:
-        inline.release_connection()
-
-
-def as_http(answer: dict[str, Any], *, replayed: bool = False) -> HttpResponse:
-    body = answer.get("body")
-    if isinstance(body, str):
-        response = HttpResponse(body, status=answer["status"],
-                                content_type="text/plain; charset=utf-8")
-    else:
-        response = HttpResponse(json.dumps(body), status=answer["status"],
-                                content_type="application/json")
-    for name, value in (answer.get("headers") or {}).items():
-        if name.lower() not in {"content-length", "transfer-encoding", "connection"}:
-            response[name] = value
-    if replayed:
-        response["Idempotent-Replayed"] = "true"
-    return response
+        return answers.Pending(run, timeout, redis_key, body, here)
+    return answers.finish(answers.accepted(run), redis_key, body)

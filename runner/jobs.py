@@ -41,7 +41,7 @@ def _claim(run_id: str, worker: str) -> tuple[journal.Run, bool] | None:
         return journal.claim_run(run_id, worker)
     except (InterfaceError, OperationalError):
         # The connection kept from the previous job may have died (a database restart): workers
-        # do not ping it before each job (envconf.worker_database_connections), so once more on
+        # do not ping it before each job (run_workers.worker_database_connections), so once more on
         # a new one. A claim that committed before the reply was lost leaves the run leased to
         # this worker: it is not claimed again, and the sweeper re-queues it once the lease ends.
         connection.close()

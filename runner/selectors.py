@@ -10,14 +10,15 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from environments.permissions import user_has_workflow_right, workflows_visible_to
+from access.permissions import user_has_workflow_right, workflows_visible_to
 from runner.models import LogLine, Run, RunStatus, StepEvent
+from workflows.triggers import REGISTRY as TRIGGER_TYPES
+from workflows.triggers import trigger_choices
 
 RUN_KEY = ""  # run-level step events (the journal's RUN_KEY)
 FINAL_STEP_STATUSES = {"completed", "failed", "cancelled", "skipped", "reverted"}
 SINCE = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7),
          "30d": timedelta(days=30)}
-TRIGGER_TYPES = ["http", "schedule", "manual", "workflow", "record"]
 
 
 # --- log lines ---------------------------------------------------------------------------------
@@ -110,6 +111,11 @@ class RunFilters:
         return {key: getattr(self, name) for name, key in QUERY_KEYS.items() if getattr(self, name)}
 
 
+def trigger_filter_choices() -> list[tuple[str, str]]:
+    """The trigger menu of the runs list: every registered trigger type, (name, label)."""
+    return trigger_choices()
+
+
 QUERY_KEYS = {"workflow": "workflow", "environment": "environment", "status": "status",
               "trigger": "trigger", "since": "since", "start": "from", "end": "to"}
 
@@ -144,7 +150,7 @@ def runs_for_user(user: Any, filters: RunFilters) -> QuerySet[Run]:
         runs = runs.filter(workflow__name=filters.workflow)
     if filters.environment:
         runs = runs.filter(environment__name=filters.environment)
-    if filters.trigger:
+    if filters.trigger in TRIGGER_TYPES:
         runs = runs.filter(trigger_type=filters.trigger)
     if filters.since in SINCE:
         runs = runs.filter(created_at__gte=timezone.now() - SINCE[filters.since])

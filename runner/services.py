@@ -8,8 +8,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+from access.permissions import user_has_workflow_right
 from environments.models import Deployment, Environment
-from environments.permissions import user_has_workflow_right
 from runner import journal
 from runner.models import Run, RunStatus, StepEvent
 from runner.plan import PlanError, compile_plan

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from environments.permissions import workflows_visible_to
+from access.permissions import workflows_visible_to
 from runner import services, trials
 from workflows.models import Workflow
 from workflows.selectors import latest_version

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest
 
+from access.tokens import bearer, token_find
 from environments.models import Environment, Variable
-from environments.tokens import bearer, token_find
 from runner import queueing
 from workflows.models import Trigger
 

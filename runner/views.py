@@ -16,8 +16,8 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
+from access.permissions import WorkflowRight, user_has_workflow_right
 from environments.models import Environment
-from environments.permissions import WorkflowRight, user_has_workflow_right
 from runner import selectors, services
 from runner.models import LogLine, Run, RunStatus
 from workflows.models import Workflow
@@ -56,7 +56,7 @@ def run_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template, {
         "page": page, "filters": filters, "query": urlencode(filters.as_query()),
         "statuses": RunStatus.choices, "environments": Environment.objects.all(),
-        "since_choices": list(selectors.SINCE), "trigger_types": selectors.TRIGGER_TYPES,
+        "since_choices": list(selectors.SINCE), "trigger_types": selectors.trigger_filter_choices(),
     })
 
 

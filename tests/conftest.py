@@ -2,15 +2,20 @@
 
 `make test` points REDIS_URL at a Redis database of its own (15 by default) so that tests
 which flush it never touch a developer's running OwlGrid.
+
+End-to-end tests (real Chromium, killed processes, schemathesis, the getting-started guide) are
+marked `e2e`: `pytest -m "not e2e"` is the fast inner loop.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from owlgrid_site.envconf import SQLITE_ENGINE
+from tests import databases
 
 pytest_plugins = ["tests.peers", "tests.execution"]
 
@@ -27,7 +32,7 @@ def environments(db):
 
 @pytest.fixture
 def ops_group(db, admin_user):
-    from environments.models import SecurityGroup
+    from access.models import SecurityGroup
 
     group = SecurityGroup.objects.create(
         name="ops",
@@ -56,16 +61,37 @@ def outsider(db, django_user_model):
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
-    """One test database per pytest process, so that parallel sessions never collide."""
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, django_db_keepdb):
+    """One test database per pytest process, so that parallel sessions never collide; what is
+    left of it is removed at the end of the session, pass or fail (after pytest-django's own
+    teardown), and those of sessions that died are removed at the start (tests/databases.py)."""
     from django.conf import settings
 
     config = settings.DATABASES["default"]
     test = config.setdefault("TEST", {})
     if config["ENGINE"] == SQLITE_ENGINE:
-        test["NAME"] = str(settings.VAR_DIR / f"test-{os.getpid()}.sqlite3")
+        path = databases.sqlite_name(settings.VAR_DIR, os.getpid())
+        test["NAME"] = str(path)
+        databases.remove_stale_sqlite(settings.VAR_DIR)
+        yield
+        if not django_db_keepdb:
+            databases.remove_sqlite(path)
     else:
-        test["NAME"] = f"test_{config['NAME']}_{os.getpid()}"
+        test["NAME"] = databases.postgres_name(config["NAME"], os.getpid())
+        databases.drop_stale_postgres(config)
+        yield
+        if not django_db_keepdb:
+            databases.drop_postgres(config, test["NAME"])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/browser/ drives a real Chromium: end to end, by its folder, so that
+    a new one is too. The other end-to-end tests carry the mark in their module."""
+    browser = Path(__file__).parent / "browser"
+    for item in items:
+        if browser in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture

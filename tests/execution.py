@@ -139,7 +139,7 @@ def start_daphne(**extra_env: str) -> tuple[subprocess.Popen, str]:
     env = dict(os.environ, DATABASE_URL=subprocess_database_url(), REDIS_URL=settings.REDIS_URL,
                PYTHONUNBUFFERED="1", **extra_env)
     process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "owlgrid_site.webserver", "-b", "127.0.0.1", "-p", str(port),
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
          "owlgrid_site.web:application"],
         cwd=BASE_DIR, env=env, start_new_session=True,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from owlgrid_site import embedded_redis
+from runner import embedded_redis
 
 
 def test_embedded_redis_answers_on_its_socket_and_stops(tmp_path):

@@ -11,13 +11,13 @@ from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
-from environments.models import SecurityGroup
-from environments.permissions import (
+from access.api import ERRORS, ErrorOut, conflict, error_body, principal_user
+from access.models import SecurityGroup
+from access.permissions import (
     creator_perimeters,
     principal_has_workflow_right,
     workflows_visible_to_principal,
 )
-from owlgrid_site.api import ERRORS, ErrorOut, conflict, error_body, principal_user
 from workflows import services
 from workflows.format import ImportErrors, version_document, workflow_import
 from workflows.models import Workflow, WorkflowVersion

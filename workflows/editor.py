@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workflows.actions import REGISTRY, get_action_type
-from workflows.models import Action, Trigger, WorkflowVersion
+from workflows.environment_chain import variable_names
+from workflows.models import Action, Trigger, Workflow, WorkflowVersion
+from workflows.triggers import REGISTRY as TRIGGER_TYPES
+from workflows.triggers import Starter, get_trigger_type, trigger_choices
 
 PALETTE_ORDER = ("structural", "data", "resource")
 
@@ -30,6 +33,16 @@ def palette() -> list[tuple[str, list[Any]]]:
     for action_type in REGISTRY.values():
         groups.setdefault(action_type.category, []).append(action_type)
     return [(c, groups[c]) for c in PALETTE_ORDER if c in groups]
+
+
+def trigger_menu() -> list[tuple[str, str]]:
+    """The trigger types a draft may add, (name, label), in registry order."""
+    return trigger_choices()
+
+
+def trigger_starter(workflow: Workflow, trigger: Trigger) -> Starter:
+    """What the trigger's card shows about how its runs start (URLs, next fire times)."""
+    return get_trigger_type(trigger.type).starter(workflow, trigger)
 
 
 def editor_tree(version: WorkflowVersion) -> list[Node]:
@@ -75,16 +88,16 @@ def _sample_fields(sample: Any, prefix: str, depth: int = 0) -> list[str]:
 
 
 def trigger_suggestions(version: WorkflowVersion, sample: Any = None) -> list[str]:
-    """Fields of `trigger` from the triggers' JSON Schemas, else from the sample input."""
+    """Fields of `trigger`: each trigger type's own, those of the triggers' JSON Schemas, else
+    those of the sample input."""
     found: list[str] = ["trigger.body"]
     for trigger in version.triggers.all():
         schema = (trigger.settings or {}).get("json_schema")
         if isinstance(schema, dict):
             found.extend(_schema_fields(schema, "trigger.body"))
-        if trigger.type == Trigger.Type.HTTP:
-            found.extend(["trigger.headers", "trigger.query"])
-        if trigger.type == Trigger.Type.RECORD:
-            found.append("trigger.record")
+        trigger_type = TRIGGER_TYPES.get(trigger.type)
+        if trigger_type is not None:
+            found.extend(trigger_type.input_fields)
     if len(found) == 1:
         found.extend(_sample_fields(sample, "trigger.body"))
     return list(dict.fromkeys(found))
@@ -92,8 +105,6 @@ def trigger_suggestions(version: WorkflowVersion, sample: Any = None) -> list[st
 
 def suggestions(action: Action, sample: Any = None) -> dict[str, list[str]]:
     """What an expression in `action` may read: trigger fields, earlier steps, env, loop data."""
-    from environments.models import Variable
-
     version = action.version
     actions = {a.id: a for a in version.actions.all()}
     ancestors: list[Action] = []
@@ -112,7 +123,7 @@ def suggestions(action: Action, sample: Any = None) -> dict[str, list[str]]:
         if parent.type == "try" and child.slot == "catch":
             local += ["error.message", "error.type"]
         child = parent
-    variables = sorted(set(Variable.objects.values_list("name", flat=True)))
+    variables = variable_names()
     set_vars = [f"vars.{a.inputs.get('name')}" for a in earlier
                 if a.type == "set_variable" and isinstance(a.inputs.get("name"), str)]
     return {

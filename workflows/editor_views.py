@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from workflows import editor, selectors, services
+from workflows import editor, services
 from workflows.forms import ActionForm, TriggerForm, WorkflowSettingsForm
 from workflows.models import Action, Trigger, Workflow, WorkflowVersion
 from workflows.views import get_workflow_for_user
@@ -100,9 +100,9 @@ def edit(request: HttpRequest, name: str) -> HttpResponse:
 def _side_context(workflow: Workflow, draft: WorkflowVersion) -> dict[str, Any]:
     triggers = list(draft.triggers.select_related("access_group").order_by("position"))
     return {
-        "triggers": [(t, TriggerForm.for_trigger(t), _trigger_extra(workflow, t))
+        "triggers": [(t, TriggerForm.for_trigger(t), editor.trigger_starter(workflow, t))
                      for t in triggers],
-        "trigger_types": Trigger.Type.choices,
+        "trigger_types": editor.trigger_menu(),
         "settings_form": WorkflowSettingsForm(initial={
             "name": workflow.name, "description": workflow.description,
             "tags": ", ".join(workflow.tags or []), "concurrency_limit": workflow.concurrency_limit,
@@ -110,22 +110,6 @@ def _side_context(workflow: Workflow, draft: WorkflowVersion) -> dict[str, Any]:
         "versions": workflow.versions.select_related("author").order_by("-number"),
         "problems": services.version_problems(draft),
     }
-
-
-def _trigger_extra(workflow: Workflow, trigger: Trigger) -> dict[str, Any]:
-    """Next fire times for schedules; URLs and curl examples for HTTP triggers."""
-    extra: dict[str, Any] = {}
-    if trigger.type == Trigger.Type.SCHEDULE:
-        from workflows.schedules import next_fire_times
-
-        try:
-            extra["next"] = next_fire_times(trigger.settings or {}, 5)
-        except (KeyError, ValueError):
-            extra["next"] = []
-        extra["timezone"] = (trigger.settings or {}).get("timezone") or "UTC"
-    if trigger.type == Trigger.Type.HTTP:
-        extra["hooks"] = selectors.draft_trigger_examples(workflow, trigger)
-    return extra
 
 
 # --- the tree ---------------------------------------------------------------------------------

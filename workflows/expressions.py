@@ -1,9 +1,11 @@
 """Jinja2 expressions in action inputs, rendered in a locked-down sandbox.
 
 `ImmutableSandboxedEnvironment` blocks attribute tricks (`__class__`, `__globals__`, `format`
-on strings via `attr`), `StrictUndefined` turns typos into errors, and the operator intercepts
-cap the size of what `*`, `**` and `range` may build so that `{{ 9**9**9 }}` or
-`{{ 'x' * 10**9 }}` fail fast instead of eating the worker. The context holds run data only.
+on strings via `attr`), `StrictUndefined` turns typos into errors, and every render runs under
+a time and size budget (workflows/expression_limits.py): what `*`, `**`, `%`, `range`, the
+string filters and str methods would build is checked before it is built, and loops and calls
+watch the clock, so that `{{ 9**9**9 }}`, `{{ 'x' * 10**9 }}` or a loop in a loop fail fast
+instead of eating the worker. The context holds run data only.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-MAX_OUTPUT_CHARS = 1_000_000
+from workflows import expression_limits as limits
+from workflows.expression_filters import capped_filters
+from workflows.expression_limits import ExpressionLimit
+
 MAX_RANGE = 100_000
 MAX_POWER_EXPONENT = 1_000
-MAX_STRING_REPEAT = 1_000_000
 MAX_INT_BITS = 128
 EXPRESSION_MARK = re.compile(r"{{|{%")
 SINGLE_EXPRESSION = re.compile(r"^\s*{{(?P<expr>.*?)}}\s*$", re.DOTALL)
@@ -49,10 +54,16 @@ def _safe_pow(left: Any, right: Any) -> Any:
 
 def _safe_mul(left: Any, right: Any) -> Any:
     for seq, count in ((left, right), (right, left)):
-        repeats = isinstance(seq, str | list | tuple) and isinstance(count, int)
-        if repeats and len(seq) * count > MAX_STRING_REPEAT:
-            raise SecurityError(f"repetition result above {MAX_STRING_REPEAT} items")
+        size = limits.repeat_size(seq, count)
+        if size is not None:
+            limits.check_size(size, "repetition")
     return _checked_number(operator.mul(left, right))
+
+
+def _safe_mod(left: Any, right: Any) -> Any:
+    if isinstance(left, str):
+        limits.check_printf(left, right)
+    return _checked_number(operator.mod(left, right))
 
 
 def _safe_binary(op: Any) -> Any:
@@ -66,8 +77,45 @@ def _safe_range(*args: int) -> range:
     return result
 
 
+class BudgetedCodeGenerator(CodeGenerator):
+    """Jinja's code generator (the documented `code_generator_class` hook), with every `for`
+    loop's iterable read through the budget's clock and every `~` concatenation's result
+    checked against the size budget."""
+
+    def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        node.iter = nodes.Call(nodes.EnvironmentAttribute("checked_loop"), [node.iter], [],
+                               None, None)
+        super().visit_For(node, frame)
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.sized(")
+        super().visit_Concat(node, frame)
+        self.write(")")
+
+
+# str methods that build strings from a size given as an argument.
+PADDING_METHODS = frozenset({"ljust", "rjust", "center", "zfill"})
+REFUSED_METHODS = frozenset({"translate", "maketrans", "expandtabs"})
+
+
 class OwlGridSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "-", "//", "/", "%"})
+    code_generator_class = BudgetedCodeGenerator
+    checked_loop = staticmethod(limits.checked_loop)
+    sized = staticmethod(limits.sized)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        limits.check_time()
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str):
+            _check_str_method(owner, getattr(__obj, "__name__", ""), args)
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        owner = getattr(value, "__self__", None)
+        if isinstance(owner, str) and getattr(value, "__name__", "") in {"format", "format_map"}:
+            limits.check_format_spec(owner)
+        return super().wrap_str_format(value)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         # JSON data first: `trigger.body.items` is the "items" key, not the dict method.
@@ -83,29 +131,42 @@ class OwlGridSandbox(ImmutableSandboxedEnvironment):
             "-": _safe_binary(operator.sub),
             "//": _safe_binary(operator.floordiv),
             "/": _safe_binary(operator.truediv),
-            "%": _safe_binary(operator.mod),
+            "%": _safe_mod,
         }
+        limits.check_time()
         return handlers[operator_name](left, right)
 
 
+def _check_str_method(text: str, name: str, args: tuple) -> None:
+    """Refuse a str method call that would build an oversized string."""
+    if name in REFUSED_METHODS:
+        raise SecurityError(f"str.{name} is not available in expressions")
+    if name in PADDING_METHODS and args and isinstance(args[0], int):
+        limits.check_size(args[0], f"{name}() result")
+    elif name == "replace" and len(args) >= 2 and all(isinstance(a, str) for a in args[:2]):
+        count = text.count(args[0]) if args[0] else len(text) + 1
+        limits.check_size(len(text) + count * max(len(args[1]) - len(args[0]), 0),
+                          "replace() result")
+    elif name == "join" and args:
+        items = list(args[0]) if not isinstance(args[0], str) else list(args[0])
+        limits.check_size(sum(len(str(i)) for i in items) + len(text) * len(items),
+                          "join() result")
+
+
 def _safe_add(left: Any, right: Any) -> Any:
-    joins = isinstance(left, str | list) and isinstance(right, str | list)
-    if joins and len(left) + len(right) > MAX_OUTPUT_CHARS:
-        raise SecurityError(f"result above {MAX_OUTPUT_CHARS} characters")
+    if isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple):
+        limits.check_size(len(left) + len(right))
     return _checked_number(operator.add(left, right))
-
-
-def _tojson(value: Any) -> str:
-    return json.dumps(value, default=str)
 
 
 def _build_environment() -> OwlGridSandbox:
     env = OwlGridSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    env.globals = {"range": _safe_range, "dict": dict, "lipsum": None, "cycler": None}
-    env.globals = {k: v for k, v in env.globals.items() if v is not None}
+    env.globals = {"range": _safe_range, "dict": dict}
     # `attr` reaches methods by name (the route of CVE-2024-56326 style escapes): not offered.
-    del env.filters["attr"]
-    env.filters["tojson"] = _tojson
+    # `urlize` repeats its arguments once per link found, beyond what a budget can foresee.
+    for name in ("attr", "urlize"):
+        del env.filters[name]
+    env.filters.update(capped_filters(dict(env.filters)))
     env.filters["fromjson"] = json.loads
     return env
 
@@ -183,16 +244,13 @@ def _compiled_template(source: str) -> Any:
 
 
 def render_string(source: str, context: Mapping[str, Any]) -> Any:
-    """Render one string; a lone `{{ expr }}` keeps its native type (list, number, dict...)."""
+    """Render one string; a lone `{{ expr }}` keeps its native type (list, number, dict...).
+    Under the budget of the surrounding `expression_limits.budget()`, else the defaults."""
     try:
-        single = SINGLE_EXPRESSION.match(source)
-        if single and "{{" not in single.group("expr") and "}}" not in single.group("expr"):
-            compiled = _compiled_expression(single.group("expr"))
-            value = compiled(**context)
-            if isinstance(value, StrictUndefined):
-                str(value)  # raises UndefinedError with the missing name
-            return _cap_output(value)
-        return _cap_output(_compiled_template(source).render(**context))
+        with limits.ensure_budget():
+            return _render(source, context)
+    except ExpressionLimit as exc:
+        raise ExpressionError(str(exc)) from None
     except UndefinedError as exc:
         raise ExpressionError(f"undefined value: {exc.message}") from None
     except SecurityError as exc:
@@ -205,12 +263,21 @@ def render_string(source: str, context: Mapping[str, Any]) -> Any:
         raise ExpressionError("expression too complex to evaluate") from None
 
 
+def _render(source: str, context: Mapping[str, Any]) -> Any:
+    single = SINGLE_EXPRESSION.match(source)
+    if single and "{{" not in single.group("expr") and "}}" not in single.group("expr"):
+        compiled = _compiled_expression(single.group("expr"))
+        value = compiled(**context)
+        if isinstance(value, StrictUndefined):
+            str(value)  # raises UndefinedError with the missing name
+        return _cap_output(value)
+    return limits.checked_output(_compiled_template(source).generate(**context))
+
+
 def _cap_output(value: Any) -> Any:
     if callable(value):
         raise ExpressionError("an expression must produce data, not a function or method")
-    if isinstance(value, str) and len(value) > MAX_OUTPUT_CHARS:
-        raise ExpressionError(f"result is longer than {MAX_OUTPUT_CHARS} characters")
-    return value
+    return limits.sized(value)
 
 
 def render_value(value: Any, context: Mapping[str, Any], path: str = "") -> Any:

@@ -195,7 +195,7 @@ def _fresh_draft(workflow: Workflow, user: Any) -> WorkflowVersion:
 
 
 def _create_trigger(version: WorkflowVersion, trigger: dict, position: int) -> None:
-    from environments.models import SecurityGroup
+    from access.models import SecurityGroup
 
     access = trigger.get("access") or {"mode": "public"}
     settings = dict(trigger.get("settings") or {})

@@ -251,7 +251,7 @@ class WorkflowSettingsForm(forms.Form):
                                                 widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args: Any, **kwargs: Any):
-        from environments.models import SecurityGroup
+        from access.models import SecurityGroup
 
         super().__init__(*args, **kwargs)
         self.fields["perimeters"].queryset = SecurityGroup.objects.order_by("name")
@@ -268,7 +268,7 @@ class TriggerForm(forms.Form):
                                help_text="JSON object.")
 
     def __init__(self, *args: Any, **kwargs: Any):
-        from environments.models import SecurityGroup
+        from access.models import SecurityGroup
 
         super().__init__(*args, **kwargs)
         self.fields["access_group"].queryset = SecurityGroup.objects.order_by("name")

@@ -10,6 +10,9 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from workflows.triggers import REGISTRY as TRIGGER_TYPES
+from workflows.triggers import trigger_choices
+
 workflow_name_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9-]{0,62}$",
     "Use 1 to 63 lowercase letters, digits or '-', starting with a letter or digit.",
@@ -41,7 +44,7 @@ class Workflow(models.Model):
     tags = models.JSONField(default=list, blank=True)
     active = models.BooleanField(default=True)
     perimeters = models.ManyToManyField(
-        "environments.SecurityGroup", related_name="workflows", blank=True
+        "access.SecurityGroup", related_name="workflows", blank=True
     )
     concurrency_limit = models.PositiveIntegerField(
         null=True, blank=True, help_text="Most runs of this workflow at once; empty for no limit."
@@ -151,15 +154,14 @@ class _DraftOnlyChild(models.Model):
 
 
 class Trigger(_DraftOnlyChild):
-    """How the world starts a version: HTTP call, date or cron, by hand, workflow, record."""
+    """How the world starts a version; its type is one of `workflows.triggers.REGISTRY`."""
 
-    class Type(models.TextChoices):
-        HTTP = "http", "HTTP call"
-        SCHEDULE = "schedule", "Schedule"
-        MANUAL = "manual", "Manual"
-        WORKFLOW = "workflow", "Another workflow"
-        RECORD = "record", "Record written"
-        RUN = "run", "Another run finished"
+    # One member per registered type (Trigger.Type.HTTP == "http"), built with the enum's
+    # functional API from the registry: a (value, label) pair is read as Django's class syntax
+    # reads `HTTP = "http", "HTTP call"`.
+    Type = models.TextChoices(  # type: ignore[call-overload]  # stubs know the class syntax only
+        "Type", [(value.upper(), (value, label)) for value, label in trigger_choices()],
+        module=__name__, qualname="Trigger.Type")
 
     class Access(models.TextChoices):
         GROUP = "group", "Security group"
@@ -173,7 +175,7 @@ class Trigger(_DraftOnlyChild):
     settings = models.JSONField(default=dict, blank=True)
     access = models.CharField(max_length=10, choices=Access.choices, default=Access.GROUP)
     access_group = models.ForeignKey(
-        "environments.SecurityGroup",
+        "access.SecurityGroup",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -186,9 +188,7 @@ class Trigger(_DraftOnlyChild):
         constraints = [
             models.UniqueConstraint(fields=["version", "name"], name="trigger_unique_name"),
             models.CheckConstraint(
-                condition=Q(
-                    type__in=["http", "schedule", "manual", "workflow", "record", "run"]
-                ),
+                condition=Q(type__in=list(TRIGGER_TYPES)),
                 name="trigger_known_type",
             ),
             models.CheckConstraint(

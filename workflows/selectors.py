@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 
-from environments.models import Deployment
-from environments.permissions import workflows_visible_to
+from access.permissions import workflows_visible_to
+from workflows.environment_chain import environment_chain
 from workflows.models import Trigger, Workflow, WorkflowVersion
 
 
@@ -23,11 +23,7 @@ def workflow_list(
     if active in {"yes", "no"}:
         workflows = workflows.filter(active=active == "yes")
     workflows = workflows.prefetch_related(
-        Prefetch(
-            "deployments",
-            queryset=Deployment.objects.select_related("environment", "version"),
-        )
-    ).distinct()
+        "deployments__environment", "deployments__version").distinct()
     if tag:
         # JSON containment is not portable to SQLite, so tags are matched in Python.
         return [w for w in workflows if tag in (w.tags or [])]  # type: ignore[return-value]
@@ -99,13 +95,11 @@ def http_trigger_examples(workflow: Workflow) -> list[dict[str, str]]:
 
 def draft_trigger_examples(workflow: Workflow, trigger: Trigger) -> list[dict[str, str]]:
     """Per environment of the chain: where `trigger` answers, deployed there or once it is."""
-    from environments.models import Environment
-
     deployed = {e["environment"]: e for e in http_trigger_examples(workflow)
                 if e["trigger"] == trigger.name}
     return [deployed.get(env.name) or {**http_trigger_example(env.name, workflow, trigger),
                                        "deployed": ""}
-            for env in Environment.objects.order_by("position")]
+            for env in environment_chain()]
 
 
 def schedule_previews(version: WorkflowVersion) -> list[dict[str, Any]]:

@@ -18,9 +18,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from environments.models import Environment
-from environments.permissions import creator_perimeters, user_has_workflow_right
+from access.permissions import creator_perimeters, user_has_workflow_right
 from workflows import selectors, services
+from workflows.environment_chain import environment_chain
 from workflows.format import ImportErrors, parse_document, workflow_import
 from workflows.forms import WorkflowCreateForm, WorkflowImportForm
 from workflows.models import Workflow
@@ -50,7 +50,7 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         return render(request, "workflows/list.html#rows", {"workflows": workflows})
     return render(request, "workflows/list.html", {
-        "workflows": workflows, "filters": filters, "environments": Environment.objects.all(),
+        "workflows": workflows, "filters": filters, "environments": environment_chain(),
         "known_tags": selectors.known_tags(user=request.user),
     })
 

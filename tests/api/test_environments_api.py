@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from access.tokens import token_create
 from environments.models import Connection, Deployment, PromotionRecord, Variable
-from environments.tokens import token_create
 from workflows.format import workflow_import
 
 pytestmark = pytest.mark.django_db

@@ -13,16 +13,9 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
-from environments.models import (
-    ApiToken,
-    Connection,
-    Deployment,
-    Environment,
-    PromotionRecord,
-    SecurityGroup,
-    Variable,
-)
-from environments.tokens import token_create
+from access.models import ApiToken, SecurityGroup
+from access.tokens import token_create
+from environments.models import Connection, Deployment, Environment, PromotionRecord, Variable
 from owlgrid_site.api import api
 from runner.models import Run, StepEvent
 from workflows.format import workflow_import

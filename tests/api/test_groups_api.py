@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from environments.models import ApiToken, Deployment, SecurityGroup
-from environments.tokens import token_create
+from access.models import ApiToken, SecurityGroup
+from access.tokens import token_create
+from environments.models import Deployment
 from workflows.format import workflow_import
 
 pytestmark = pytest.mark.django_db

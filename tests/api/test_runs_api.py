@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from environments.models import ApiToken, SecurityGroup
-from environments.tokens import token_create
+from access.models import ApiToken, SecurityGroup
+from access.tokens import token_create
 from runner import journal
 from runner.models import LogLine, Run, StepEvent
 from tests.runner.builders import publish_workflow

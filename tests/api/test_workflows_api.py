@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from environments.models import SecurityGroup
-from environments.tokens import token_create
+from access.models import SecurityGroup
+from access.tokens import token_create
 from workflows.format import workflow_import
 from workflows.models import Workflow, WorkflowVersion
 

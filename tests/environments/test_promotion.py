@@ -11,7 +11,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
 
-from environments.models import Connection, Deployment, PromotionRecord, SecurityGroup, Variable
+from access.models import SecurityGroup
+from environments.models import Connection, Deployment, PromotionRecord, Variable
 from environments.promotion import PromotionRefused, workflow_promote, workflow_rollback
 from workflows.format import workflow_import
 

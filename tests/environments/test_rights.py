@@ -7,7 +7,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from environments.models import Deployment, PromotionRecord, SecurityGroup
+from access.models import SecurityGroup
+from environments.models import Deployment, PromotionRecord
 from runner.models import Run, StepEvent
 from workflows.format import workflow_import
 from workflows.models import Workflow

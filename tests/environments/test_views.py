@@ -5,14 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from environments.models import (
-    ApiToken,
-    Connection,
-    Deployment,
-    PromotionRecord,
-    SecurityGroup,
-    Variable,
-)
+from access.models import ApiToken, SecurityGroup
+from environments.models import Connection, Deployment, PromotionRecord, Variable
 from environments.services import variable_set
 from runner import services
 from runner.models import Run

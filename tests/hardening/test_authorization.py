@@ -10,7 +10,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from environments.models import Deployment, SecurityGroup
+from access.models import SecurityGroup
+from environments.models import Deployment
 from runner.models import Run, StepEvent
 from workflows.format import workflow_import
 

@@ -97,7 +97,7 @@ def test_last_runs_fill_the_list_for_visible_workflows_only(editor, workflow, ad
 
 
 def test_test_runs_need_the_edit_right(client, django_user_model, workflow):
-    from environments.models import SecurityGroup
+    from access.models import SecurityGroup
 
     readers = SecurityGroup.objects.create(name="readers", can_view=True)
     reader = django_user_model.objects.create_user("reader", password="reader-pass-123")

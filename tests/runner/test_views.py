@@ -194,7 +194,7 @@ def test_outsider_is_refused_every_action_with_403(workflow, outsider):
 
 
 def test_viewer_without_run_right_sees_no_action_buttons(workflow, django_user_model):
-    from environments.models import SecurityGroup
+    from access.models import SecurityGroup
 
     viewer = django_user_model.objects.create_user("viewer", password="viewer-pass-123")
     viewers = SecurityGroup.objects.create(name="viewers", can_view=True)

@@ -16,13 +16,14 @@ import uuid
 import httpx
 import pytest
 
+from access.models import SecurityGroup
+from access.tokens import token_create
 from environments import secrets
-from environments.models import Deployment, SecurityGroup, Variable
-from environments.tokens import token_create
-from runner import inline
+from environments.models import Deployment, Variable
+from runner import inline, journal
 from runner.models import Run, StepEvent
 from runner.queueing import get_queue
-from tests.execution import wait_for_run
+from tests.execution import wait_for_run, wait_until
 from tests.peers import RecordingServer
 from workflows.format import workflow_import
 
@@ -155,14 +156,21 @@ def test_sync_run_stopped_before_its_first_write_is_recorded_for_a_worker(
 
 def test_a_caller_whose_timeout_passes_before_the_first_write_gets_an_id_that_exists(
         deploy, url, token, monkeypatch, redis_conn):
-    """A 202 hands out the run's id: it waits for the run's insert (the engine is made slow to
-    start, longer than the trigger's timeout)."""
+    """A 202 hands out the run's id: it waits for the run's insert (the engine is held until
+    the trigger's timeout has passed and the web process goes on to hand out the id)."""
     execute = inline.Engine.execute
+    wait_until_recorded = journal.wait_until_recorded
+    timed_out = threading.Event()
+
+    def noting_the_timeout(run, timeout):
+        timed_out.set()
+        return wait_until_recorded(run, timeout)
 
     def slow_to_start(engine):
-        time.sleep(1.5)
+        timed_out.wait(timeout=10)  # without it, no 202 should wait for the insert either
         execute(engine)
 
+    monkeypatch.setattr(journal, "wait_until_recorded", noting_the_timeout)
     monkeypatch.setattr(inline.Engine, "execute", slow_to_start)
     deploy(mode="sync", timeout=0.5)
     response = httpx.post(url, json={}, headers=auth(token), timeout=30)
@@ -357,7 +365,8 @@ def test_concurrent_duplicate_is_409(deploy, url, token, workers):
     first = threading.Thread(target=lambda: results.append(
         httpx.post(url, json={}, headers=headers, timeout=10).status_code))
     first.start()
-    time.sleep(0.5)
+    # The first call's run is parked on its wait: its caller waits for the answer meanwhile.
+    wait_until(lambda: Run.objects.filter(status="waiting").exists(), timeout=3)
     second = httpx.post(url, json={}, headers=headers)
     first.join()
     assert second.status_code == 409

@@ -27,7 +27,7 @@ def editor(client, member):
 
 @pytest.fixture
 def viewer(client, django_user_model, workflow):
-    from environments.models import SecurityGroup
+    from access.models import SecurityGroup
 
     group = SecurityGroup.objects.create(name="readers", can_view=True)
     user = django_user_model.objects.create_user("reader", password="reader-pass-123")
@@ -225,7 +225,7 @@ def test_triggers_and_settings(editor, workflow, ops_group, environments):
     assert "Saved." in response.content.decode()
     workflow.refresh_from_db()
     assert workflow.tags == ["shop", "core"] and workflow.description == "Takes orders"
-    from environments.models import SecurityGroup
+    from access.models import SecurityGroup
 
     auditors = SecurityGroup.objects.create(name="auditors", can_view=True)
     page = editor.get(url("edit", workflow.name)).content.decode()

@@ -98,6 +98,7 @@ class StepContext(Protocol):
     attempt: int
     idempotency_key: str
     environment_name: str | None
+    environment_id: int | None
     state: dict[str, Any]
 
     def now(self) -> datetime: ...

@@ -9,18 +9,16 @@ from workflows.models import Collection, Record
 
 
 def collection_for(ctx: StepContext, name: str, *, create: bool) -> Collection:
-    from environments.models import Environment
-
-    if not ctx.environment_name:
+    if ctx.environment_id is None:
         raise ActionError("records live in an environment: run this workflow in one",
                           kind="no_environment")
-    environment = Environment.objects.get(name=ctx.environment_name)
-    collection = Collection.objects.filter(environment=environment, name=name).first()
+    collection = Collection.objects.filter(environment_id=ctx.environment_id, name=name).first()
     if collection is None:
         if not create:
-            raise ActionError(f"no collection named {name!r} in {environment.name}",
+            raise ActionError(f"no collection named {name!r} in {ctx.environment_name}",
                               kind="not_found")
-        collection, _ = Collection.objects.get_or_create(environment=environment, name=name)
+        collection, _ = Collection.objects.get_or_create(environment_id=ctx.environment_id,
+                                                         name=name)
     return collection
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from environments.models import SecurityGroup
-from environments.tokens import token_create
+from access.models import SecurityGroup
+from access.tokens import token_create
 
 
 class Command(BaseCommand):

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from environments.models import ApiToken
-from environments.tokens import token_revoke
+from access.models import ApiToken
+from access.tokens import token_revoke
 
 
 class Command(BaseCommand):

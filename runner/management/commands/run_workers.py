@@ -1,15 +1,17 @@
-"""Start N RQ workers (with RQ's scheduler for timed wake-ups) and the sweeper."""
+"""Start N RQ workers (with RQ's scheduler for timed wake-ups) and the sweeper, restarting a
+worker that dies (runner/supervisor.py)."""
 
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 import time
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from runner.supervisor import Child, Supervisor
 
 SWEEP_INTERVAL = 1.0
 PRUNE_EVERY = 3600  # seconds between retention passes
@@ -43,37 +45,34 @@ class Command(BaseCommand):
             run_one_worker(burst=options["burst"], fork=options["fork"])
             return
         count = options["count"] or settings.OWLGRID_WORKERS
-        command = [sys.executable, "manage.py", "run_workers", "--one"]
-        if options["fork"]:
-            command.append("--fork")
-        children = [subprocess.Popen(command) for _ in range(count)]  # noqa: S603
+        supervisor = Supervisor(worker_children(count, fork=options["fork"]), tick=SWEEP_INTERVAL,
+                                on_tick=None if options["no_sweeper"] else Housekeeping().tick)
+        signal.signal(signal.SIGTERM, supervisor.request_stop)
+        signal.signal(signal.SIGINT, supervisor.request_stop)
         self.stdout.write(f"started {count} worker(s)")
-        stopping = False
-        failed = False
+        supervisor.run()
 
-        def stop(signum: int, frame: Any) -> None:
-            nonlocal stopping
-            stopping = True
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        next_prune = time.monotonic() + 60
-        try:
-            while not stopping:
-                if any(child.poll() is not None for child in children):
-                    self.stderr.write("a worker exited unexpectedly; stopping")
-                    failed = True
-                    break
-                if not options["no_sweeper"]:
-                    sweep_safely()
-                    if time.monotonic() >= next_prune:
-                        prune_safely()
-                        next_prune = time.monotonic() + PRUNE_EVERY
-                time.sleep(SWEEP_INTERVAL)
-        finally:
-            stop_children(children)
-        if failed:
-            sys.exit(1)
+def worker_children(count: int, *, fork: bool = False, env: dict[str, str] | None = None,
+                    ) -> list[Child]:
+    command = [sys.executable, "manage.py", "run_workers", "--one"]
+    if fork:
+        command.append("--fork")
+    return [Child(f"worker {index}", command, env) for index in range(1, count + 1)]
+
+
+class Housekeeping:
+    """What the launcher does between its checks of the workers: fire due schedules, sweep,
+    and prune old runs now and then."""
+
+    def __init__(self) -> None:
+        self.next_prune = time.monotonic() + 60
+
+    def tick(self) -> None:
+        sweep_safely()
+        if time.monotonic() >= self.next_prune:
+            prune_safely()
+            self.next_prune = time.monotonic() + PRUNE_EVERY
 
 
 def sweep_safely() -> None:
@@ -108,38 +107,27 @@ def prune_safely() -> None:
         close_old_connections()
 
 
-def stop_children(children: list[subprocess.Popen]) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    for child in children:
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-
-
 def run_one_worker(*, burst: bool = False, fork: bool = False) -> None:
-    """SimpleWorker runs jobs in its own process: no fork per job (about 3.5× the job rate of
-    the forking Worker on our 2-core machine) and warm database connections. Isolation comes
-    from leases instead: a worker that dies loses its lease and the run resumes elsewhere."""
+    """SimpleWorker runs jobs in its own process: no fork per job and warm database
+    connections. Isolation comes from leases and the launcher: a worker that dies loses its
+    lease, the run resumes elsewhere, and the launcher starts a new worker."""
     from django.db import connections
+    from rq.worker import SimpleWorker, Worker
 
-    import runner.jobs  # noqa: F401 - imported now so that it is part of the frozen start-up heap
-    from owlgrid_site.envconf import worker_database_connections
-    from owlgrid_site.process import limit_malloc_arenas, profile_if_asked, settle_after_startup
-    from runner.broadcast import import_layer_backends
     from runner.queueing import get_queue
-    from runner.rq_worker import ForkingRunWorker, RunWorker
 
     worker_database_connections({c.alias: c.settings_dict for c in connections.all()})
     connections.close_all()  # a connection opened during start-up reopens with these settings
-    limit_malloc_arenas()
-    import_layer_backends()
     queue = get_queue()
-    worker_class = ForkingRunWorker if fork else RunWorker
+    worker_class = Worker if fork else SimpleWorker
     worker = worker_class([queue], connection=queue.connection, serializer=queue.serializer)
-    settle_after_startup()
-    profile_if_asked("worker")
     worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
+
+
+def worker_database_connections(databases: dict) -> None:
+    """A worker runs one job after another on one thread: its SQLite connection is kept for the
+    process's life instead of reopened for every job (PostgreSQL keeps its CONN_MAX_AGE). A
+    connection that failed is still closed and reopened between jobs."""
+    for database in databases.values():
+        if database["ENGINE"] == "django.db.backends.sqlite3":
+            database["CONN_MAX_AGE"] = None

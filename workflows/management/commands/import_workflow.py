@@ -39,7 +39,7 @@ class Command(BaseCommand):
                 self.stderr.write(f"{path}: {message}")
             raise CommandError(f"{len(exc.problems)} problem(s); nothing imported",
                                returncode=1) from None
-        from environments.models import SecurityGroup
+        from access.models import SecurityGroup
 
         groups = list(SecurityGroup.objects.filter(name__in=options["group"]))
         missing = set(options["group"]) - {group.name for group in groups}

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from environments.models import ApiToken, SecurityGroup
+from access.models import ApiToken, SecurityGroup
 
 PREFIX = "og_"
 

@@ -1,0 +1,64 @@
+"""What every app's part of the JSON API shares: how callers authenticate, who the principal
+is, and the one error format of every 4xx,
+`{"error": {"code": ..., "message": ..., "fields": [{"path": ..., "message": ...}]}}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest
+from ninja import Schema
+from ninja.responses import Status
+from ninja.security import APIKeyHeader, SessionAuth
+
+from access.models import SecurityGroup
+from access.tokens import bearer, token_find
+
+
+class BearerToken(APIKeyHeader):
+    """`Authorization: Bearer <token>`; the principal is the token's security group."""
+
+    param_name = "Authorization"
+    openapi_scheme = "bearer"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        token = token_find(bearer(key))
+        if token is None:
+            return None
+        request.api_token = token  # type: ignore[attr-defined]
+        return token.group
+
+
+class BrowserSession(SessionAuth):
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = super().authenticate(request, key)
+        return user if user is not None and user.is_active else None
+
+
+class ErrorDetail(Schema):
+    code: str
+    message: str
+    fields: list[dict[str, str]]
+
+
+class ErrorOut(Schema):
+    error: ErrorDetail
+
+
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+
+
+def error_body(code: str, message: str, fields: list[dict[str, str]] | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields or []}}
+
+
+def conflict(exc: DjangoValidationError) -> Any:
+    """A write refused because of the state of things (deployed, in use), as a 409 body."""
+    return Status(409, error_body("conflict", " ".join(exc.messages)))
+
+
+def principal_user(request: HttpRequest) -> Any:
+    """The acting user for services, or None for an API token (its group was checked)."""
+    return None if isinstance(request.auth, SecurityGroup) else request.auth

@@ -1,1 +1,0 @@
-"""Django's SQLite backend with the write lock waited for in fine steps (see `base`)."""

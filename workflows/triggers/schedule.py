@@ -1,0 +1,77 @@
+"""`schedule`: a cron expression in a time zone, or one date.
+
+The ticks are fired by `runner.cron`; this module describes the settings and shows the next
+fire times (computed by `workflows.schedules`) in the editor.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from workflows.triggers.base import Problem, Starter, TriggerType
+
+if TYPE_CHECKING:
+    from workflows.models import Trigger, Workflow
+
+SHOWN_FIRE_TIMES = 5
+
+
+class ScheduleTrigger(TriggerType):
+    name = "schedule"
+    label = "Schedule"
+    description = "A cron expression in a time zone, or one date."
+    defaults = {"cron": "0 * * * *", "timezone": "UTC"}
+    input_fields = ("trigger.scheduled_at",)
+
+    def check(self, values: dict[str, Any]) -> list[Problem]:
+        cron, at = values.get("cron"), values.get("at")
+        if bool(cron) == bool(at):
+            return [("cron", "give either a cron expression or a date (`at`)")]
+        return [*_cron_problems(cron), *_date_problems(at),
+                *_timezone_problems(values.get("timezone", "UTC"))]
+
+    def starter(self, workflow: Workflow, trigger: Trigger) -> Starter:
+        values = trigger.settings or {}
+        return Starter(summary=self.description, template="workflows/triggers/_schedule.html",
+                       info={"next": _next_times(values),
+                             "timezone": values.get("timezone") or "UTC"})
+
+
+def _cron_problems(cron: Any) -> list[Problem]:
+    if not cron:
+        return []
+    from croniter import croniter  # loaded when a schedule is checked, not at start-up
+
+    if isinstance(cron, str) and croniter.is_valid(cron):
+        return []
+    return [("cron", f"invalid cron expression {cron!r}")]
+
+
+def _date_problems(at: Any) -> list[Problem]:
+    if not at:
+        return []
+    try:
+        when = datetime.fromisoformat(str(at))
+    except ValueError:
+        return [("at", f"not an ISO 8601 date: {at!r}")]
+    return [] if when.tzinfo else [("at", "the date needs a time zone, e.g. +00:00")]
+
+
+def _timezone_problems(name: Any) -> list[Problem]:
+    try:
+        zoneinfo.ZoneInfo(str(name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return [("timezone", f"unknown time zone {name!r}")]
+    return []
+
+
+def _next_times(values: dict[str, Any]) -> list[datetime]:
+    """The next fire times, or none when the settings cannot say (the card says why)."""
+    from workflows.schedules import next_fire_times
+
+    try:
+        return next_fire_times(values, SHOWN_FIRE_TIMES)
+    except (KeyError, ValueError):
+        return []
