@@ -1,0 +1,85 @@
+"""The journal: the only code that writes runs, step events, log lines, locks and approvals
+(taskflow's storage facade). The engine and the rest of `runner` call what is listed here.
+
+The contract:
+- `create_run`: insert a queued run (its job is queued on commit), or one leased to its
+  executor from the start, possibly inserted by that executor's first write (`creation`);
+- `claim_run` / `claim`: take a free lease of a run that has something to do, once;
+- `commit`: write a step's events and log lines, fenced by the lease (`LeaseLost`);
+- `park`: release the executor, the run waiting for a deadline or a wake-up;
+- `finish`: end the run with its last step's writes, free its locks, wake its waiters;
+- `request_cancel`: cancel a queued or waiting run now, a running one at its next write;
+- locks, concurrency slots and approval decisions (`locks`, `approvals`).
+
+Every write on behalf of an executing run is fenced by its lease, and jobs are queued and live
+messages sent only once the write has committed. One path serves SQLite and PostgreSQL: the
+ORM's `update`, `bulk_create`, `save` and `transaction.atomic`.
+"""
+
+from runner.journal.approvals import record_decision
+from runner.journal.creation import (
+    Creation,
+    creation_pending,
+    record_creation,
+    wait_until_recorded,
+)
+from runner.journal.lifecycle import (
+    already_due,
+    fail_without_lease,
+    finish,
+    park,
+    request_cancel,
+)
+from runner.journal.locks import (
+    concurrency_blocked,
+    release_lock,
+    take_concurrency_slot,
+    try_acquire_lock,
+)
+from runner.journal.records import RUN_KEY, LeaseLost, event_like, lease_delta
+from runner.journal.runs import (
+    RESUMED,
+    SCHEDULER_PRECISION,
+    claim,
+    claim_run,
+    copy_completed_steps,
+    create_run,
+    requeue,
+    wake,
+    wake_first_waiter,
+)
+from runner.journal.steps import commit, heartbeat
+from runner.models import Run
+
+__all__ = [
+    "RESUMED",
+    "RUN_KEY",
+    "SCHEDULER_PRECISION",
+    "Creation",
+    "LeaseLost",
+    "Run",
+    "already_due",
+    "claim",
+    "claim_run",
+    "commit",
+    "concurrency_blocked",
+    "copy_completed_steps",
+    "create_run",
+    "creation_pending",
+    "event_like",
+    "fail_without_lease",
+    "finish",
+    "heartbeat",
+    "lease_delta",
+    "park",
+    "record_creation",
+    "record_decision",
+    "release_lock",
+    "request_cancel",
+    "requeue",
+    "take_concurrency_slot",
+    "try_acquire_lock",
+    "wait_until_recorded",
+    "wake",
+    "wake_first_waiter",
+]

@@ -1,0 +1,76 @@
+"""What an executing run writes step by step, each write fenced by the run's lease.
+
+The fence is what keeps a zombie harmless: every write on behalf of an executing run renews the
+lease with `UPDATE ... WHERE id = run AND lease_owner = me` in the write's own transaction. If
+that updates no row, another worker took the run over: `LeaseLost` is raised, the transaction
+is rolled back, and nothing the zombie computed is kept. Live messages go out only on commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from runner.journal import creation
+from runner.journal.records import (
+    LeaseLost,
+    announce,
+    checked_writes,
+    insert_events,
+    insert_lines,
+    lease_delta,
+)
+from runner.models import Run
+
+
+def fence(run: Run, worker: str, **columns: Any) -> bool:
+    """Renew the run's lease, writing `columns` of the run with it; return its cancel flag.
+    Raises `LeaseLost` when `worker` no longer holds the lease.
+
+    Call it inside the write's transaction, before the write's other rows. A run whose insert
+    was deferred is inserted here instead: no one else can hold its lease yet. The common case
+    (not cancelled) is one UPDATE; only a cancelled run, or a lost lease, costs a second.
+    """
+    if creation.creation_pending(run):
+        creation.write(run, columns)
+        return bool(run.cancel_requested)
+    columns = {"lease_expires_at": timezone.now() + lease_delta(), **columns}
+    mine = Run.objects.filter(id=run.id, lease_owner=worker)
+    if mine.filter(cancel_requested=False).update(**columns):
+        return False
+    if mine.update(**columns):
+        return True
+    raise LeaseLost(f"worker {worker} lost the lease of run {run.id}")
+
+
+def heartbeat(run: Run, worker: str) -> bool:
+    """Renew the lease of a run being executed; returns its cancel flag. A deferred run not
+    committed yet has no lease to renew: it starts with the executor's first write."""
+    if creation.unrecorded(run):
+        return bool(run.cancel_requested)
+    return fence(run, worker)
+
+
+def commit(
+    run: Run,
+    worker: str,
+    *,
+    events: list[dict[str, Any]],
+    lines: list[dict[str, Any]],
+    response: dict[str, Any] | None = None,
+) -> bool:
+    """Write step events and log lines atomically, fenced by the lease; returns the cancel flag.
+
+    Each event dict holds step_key, action_name, action_type, status, previous (the step's
+    status before), attempt, and optionally inputs, output and error. Each line holds seq and
+    message, optionally step_key and level. `response`: a synchronous caller's answer.
+    """
+    columns = checked_writes(events, lines, response)
+    with transaction.atomic():
+        cancel = fence(run, worker, **columns)
+        insert_events(run, worker, events)
+        insert_lines(run, lines)
+        announce(run, lines, response)
+    return cancel
