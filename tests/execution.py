@@ -71,8 +71,15 @@ class WorkerPool:
         return process
 
     def kill(self, process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+        """Signal the launcher and everything under it at once: the supervisor's children run
+        in process groups of their own (runner/supervisor.py), so the launcher's group alone
+        would leave the workers running on until they notice their parent is gone."""
+        under = descendants(process.pid)
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
+            os.killpg(process.pid, sig)  # first, so that no supervisor starts a child anew
+        for group in process_groups(under) - {process.pid}:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, sig)
         process.wait(timeout=20)
 
     def stop_all(self) -> None:
@@ -86,8 +93,30 @@ class WorkerPool:
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+                self.kill(process)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process started under `pid`, however deep, read from Linux's /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):  # a process that ended meanwhile
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def process_groups(pids: list[int]) -> set[int]:
+    groups = set()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            groups.add(os.getpgid(pid))
+    return groups
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ class RecordingServer:
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.releases: list[threading.Event] = []
         self.reply: Callable[[dict[str, Any]], Reply] = self.echo
         server = self
 
@@ -49,6 +50,22 @@ class RecordingServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
+    def hold_first(self, reply: Reply = (200, {"Content-Type": "application/json"},
+                                          b'{"ok": true}')) -> threading.Event:
+        """Answer `reply` to every request, the first one only once the returned event is set:
+        the test acts (kills the caller, say) while that call is under way, however long it
+        takes, instead of betting on a pause. `close` sets it, so no handler is left waiting."""
+        release = threading.Event()
+        self.releases.append(release)
+
+        def held(request: dict[str, Any]) -> Reply:
+            if request is self.requests[0]:
+                release.wait(timeout=120)
+            return reply
+
+        self.reply = held
+        return release
+
     @staticmethod
     def echo(request: dict[str, Any]) -> Reply:
         body = json.dumps({"path": request["path"], "got": request["body"].decode()}).encode()
@@ -58,6 +75,8 @@ class RecordingServer:
         return [json.loads(r["body"]) for r in self.requests if r["body"]]
 
     def close(self) -> None:
+        for release in self.releases:
+            release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,15 @@ import pytest
 # Where a failed browser test leaves its screenshot and HTML; CI prints the paths it gets.
 ARTIFACTS = Path(os.environ.get("OWLGRID_TEST_ARTIFACTS")
                  or Path(__file__).resolve().parents[2] / "test-artifacts")
-CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def chromium() -> str:
+    """Debian's Chromium, found on PATH (apt-get install chromium)."""
+    found = shutil.which("chromium")
+    assert found, "no `chromium` on PATH: apt-get install chromium fonts-noto-color-emoji"
+    return found
 
 
 @pytest.fixture
@@ -24,7 +31,7 @@ def browser_page():
     # between browser steps are still plain synchronous calls.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = playwright.chromium.launch(executable_path=chromium(), args=FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         yield page
         browser.close()

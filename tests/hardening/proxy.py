@@ -17,6 +17,7 @@ class CuttableProxy:
         self.listener.listen(64)
         self.port = self.listener.getsockname()[1]
         self.cut = threading.Event()
+        self.refused = 0  # connections refused while cut: someone met the outage
         self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
         threading.Thread(target=self.accept_forever, daemon=True).start()
@@ -29,6 +30,7 @@ class CuttableProxy:
                 return
             if self.cut.is_set():
                 client.close()
+                self.refused += 1
                 continue
             try:
                 upstream = socket.create_connection(self.target)

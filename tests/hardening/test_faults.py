@@ -15,7 +15,7 @@ from tests.execution import subprocess_database_url, wait_for_run, wait_until
 from tests.hardening.proxy import CuttableProxy
 from tests.runner.builders import publish_workflow
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
 
 def completed_once(run):
@@ -87,7 +87,9 @@ def test_database_unreachable_for_a_few_seconds(workers):
     try:
         wait_until(lambda: LogLine.objects.filter(run=run).exists())
         proxy.pause()
-        time.sleep(4)
+        cut_at = time.monotonic()
+        # Cut until the worker has met the outage (its reconnection refused), 4 s at least.
+        wait_until(lambda: proxy.refused and time.monotonic() - cut_at >= 4, timeout=30)
         proxy.resume()
         run = wait_for_run(run.id, timeout=60)
     finally:

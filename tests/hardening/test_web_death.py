@@ -8,7 +8,6 @@ import contextlib
 import os
 import signal
 import threading
-import time
 
 import httpx
 import pytest
@@ -18,7 +17,7 @@ from runner.models import Run, StepEvent
 from tests.execution import start_daphne, wait_for_run, wait_until
 from workflows.format import workflow_import
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
 
 def deploy_slow_sync_workflow(peer_url: str) -> None:
@@ -38,12 +37,7 @@ def deploy_slow_sync_workflow(peer_url: str) -> None:
 
 
 def test_sigkill_of_the_web_process_mid_run_hands_the_run_to_a_worker(workers, http_peer):
-    def slow_first(request):
-        if len(http_peer.requests) == 1:
-            time.sleep(3)
-        return 200, {"Content-Type": "application/json"}, b'{"ok": true}'
-
-    http_peer.reply = slow_first
+    release = http_peer.hold_first()  # answered once the web process is dead
     deploy_slow_sync_workflow(http_peer.url)
     lease = {"OWLGRID_LEASE_SECONDS": "4", "OWLGRID_OUTBOUND_ALLOWLIST": "127.0.0.1"}
     web, url = start_daphne(**lease)
@@ -57,6 +51,7 @@ def test_sigkill_of_the_web_process_mid_run_hands_the_run_to_a_worker(workers, h
     finally:
         os.killpg(web.pid, signal.SIGKILL)  # the web process, mid-step, no cleanup
         web.wait(timeout=15)
+        release.set()
         caller.join(timeout=30)
     assert Run.objects.get(id=run.id).status == "running"
     workers.start(1, **lease)  # the sweeper re-queues the orphaned run once the lease expires
@@ -65,7 +60,7 @@ def test_sigkill_of_the_web_process_mid_run_hands_the_run_to_a_worker(workers, h
     assert run.response["body"] == {"paid": True}
     before = StepEvent.objects.filter(run=run, step_key="before")
     assert list(before.values_list("status", flat=True)) == ["running", "completed"]
-    assert 1 <= len(http_peer.requests) <= 2
+    assert len(http_peer.requests) == 2  # the dead web process's call, and the worker's
     keys = {request["headers"].get("idempotency-key") for request in http_peer.requests}
     assert len(keys) == 1  # a repeated call carries the same key
     answered = StepEvent.objects.get(run=run, step_key="answer", status="completed")

@@ -71,6 +71,12 @@ async def publish(run, message: dict) -> None:
     await get_channel_layer().group_send(run_group(run.id), message)
 
 
+async def wait_for(predicate) -> None:
+    """Let the consumers run until `predicate()` is true (bound by the caller's timeout)."""
+    while not predicate():
+        await asyncio.sleep(0.01)
+
+
 async def closed_code(ws) -> int:
     """Skip the frames still on their way; the close code."""
     while (output := await ws.receive_output(timeout=5))["type"] != "websocket.close":
@@ -286,6 +292,14 @@ def test_runs_stream_stops_when_the_perimeter_is_lost_and_closes_on_logout(
     from runner import consumers
 
     monkeypatch.setattr(consumers, "RECHECK_SECONDS", 0.2)
+    rechecks = []
+    recheck = consumers.RunsConsumer.on_recheck
+
+    async def counted_recheck(self, user):
+        await recheck(self, user)
+        rechecks.append(user)
+
+    monkeypatch.setattr(consumers.RunsConsumer, "on_recheck", counted_recheck)
     cookie = cookie_for(member)
     message = {"type": "run.status", "run": str(run.id), "status": "running"}
 
@@ -294,7 +308,9 @@ def test_runs_stream_stops_when_the_perimeter_is_lost_and_closes_on_logout(
         ws = communicator("/ws/runs/", cookie)
         assert (await ws.connect())[0]
         await loop.run_in_executor(None, lambda: ops_group.members.remove(member))
-        await asyncio.sleep(0.6)
+        # Two rechecks done since: the second began after the removal (the first may not have).
+        done = len(rechecks)
+        await asyncio.wait_for(wait_for(lambda: len(rechecks) >= done + 2), timeout=5)
         await get_channel_layer().group_send("runs", message)
         assert await ws.receive_nothing(timeout=0.5)
         await loop.run_in_executor(None, lambda: Session.objects.all().delete())

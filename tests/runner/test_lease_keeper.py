@@ -24,30 +24,47 @@ class Held:
         self.run, self.worker, self.cancel, self.lost = run, worker, False, threading.Event()
 
 
-@pytest.fixture
-def held(redis_conn, settings):
-    settings.OWLGRID_LEASE_SECONDS = 3  # renewed every second
-    workflow, _ = publish_workflow("kept", [
+def hold(name):
+    """A run of a new workflow, started and claimed by worker-a."""
+    workflow, _ = publish_workflow(name, [
         {"name": "one", "type": "set_variable", "inputs": {"name": "x", "value": 1}}])
     run = services.run_start(workflow=workflow, trigger_type="manual", trigger_input={})
     return Held(journal.claim(run.id, "worker-a"), "worker-a")
+
+
+@pytest.fixture
+def held(redis_conn, settings):
+    settings.OWLGRID_LEASE_SECONDS = 3  # renewed every second
+    return hold("kept")
 
 
 def lease_of(held):
     return Run.objects.values_list("lease_owner", "lease_expires_at").get(id=held.run.id)
 
 
+def renewed_twice(held):
+    """Wait until the keeper has renewed this lease twice more: the second renewal is made by
+    a pass of the keeper that began after the first one, hence after anything done before."""
+    for _ in range(2):
+        last = lease_of(held)[1]
+        wait_until(lambda last=last: lease_of(held)[1] > last, timeout=5)
+
+
 def test_a_kept_lease_is_renewed_and_a_cancel_request_reaches_the_engine(held):
     keeper = LeaseKeeper()
     keeper.keep(held)
+    witness = hold("witness")  # kept all along: the keeper's passes, seen from outside
+    keeper.keep(witness)
     first = lease_of(held)[1]
     wait_until(lambda: lease_of(held)[1] > first, timeout=5)
     Run.objects.filter(id=held.run.id).update(cancel_requested=True)
     wait_until(lambda: held.cancel, timeout=5)
     keeper.release(held)
-    renewed = lease_of(held)[1]
-    time.sleep(1.6)
-    assert lease_of(held)[1] == renewed  # released: no longer renewed
+    renewed_twice(witness)  # a pass under way at the release is over
+    released = lease_of(held)[1]
+    renewed_twice(witness)  # two renewal intervals: a kept lease would have been renewed
+    assert lease_of(held)[1] == released  # released: no longer renewed
+    keeper.release(witness)
 
 
 def test_a_lease_taken_by_another_worker_is_given_up(held):

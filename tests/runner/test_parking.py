@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 
 from runner import services
 from runner.models import LogLine, Run, StepEvent
-from tests.execution import wait_for_run
+from tests.execution import wait_for_run, wait_until
 from tests.runner.builders import publish_workflow
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -145,7 +144,8 @@ def test_concurrency_limit_of_one_runs_queued_runs_in_order(workers):
     runs = []
     for _ in range(3):
         runs.append(start(workflow))
-        time.sleep(0.05)
+        # The runs take their turns by creation time: each is created strictly after the last.
+        wait_until(lambda: timezone.now() > runs[-1].created_at, timeout=1)
     workers.start(2)
     runs = [wait_for_run(run.id, timeout=40) for run in runs]
     assert [run.status for run in runs] == ["completed"] * 3

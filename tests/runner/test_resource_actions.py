@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 
 import pytest
 from django.utils import timezone
@@ -13,7 +12,7 @@ from environments import secrets
 from environments.models import Connection, Environment, Variable
 from runner import services
 from runner.models import Run, StepEvent
-from tests.execution import wait_for_run
+from tests.execution import wait_for_run, wait_until
 from tests.runner.builders import publish_workflow
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -172,15 +171,11 @@ def test_trigger_workflow_waits_for_the_child_and_stops_loops(workers):
     assert deepest.error["type"] == "depth_limit"
 
 
+@pytest.mark.e2e
 def test_killed_worker_during_http_request_resumes_with_the_same_idempotency_key(
     workers, http_peer
 ):
-    def slow_first(request):
-        if len(http_peer.requests) == 1:
-            time.sleep(2)
-        return 200, {"Content-Type": "application/json"}, b'{"ok": true}'
-
-    http_peer.reply = slow_first
+    release = http_peer.hold_first()  # answered once its caller is dead
     workflow, _ = publish_workflow("charge", [
         {"name": "prepare", "type": "set_variable", "inputs": {"name": "amount", "value": 42}},
         {"name": "charge", "type": "http_request", "inputs": {
@@ -189,14 +184,13 @@ def test_killed_worker_during_http_request_resumes_with_the_same_idempotency_key
     ])
     first = workers.start(1, sweeper=False, **LOCAL)
     run = services.run_start(workflow=workflow, trigger_type="manual")
-    deadline = time.monotonic() + 20
-    while not http_peer.requests and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: http_peer.requests, timeout=20)
     workers.kill(first, signal.SIGKILL)
+    release.set()
     workers.start(1, **LOCAL)
     run = wait_for_run(run.id, timeout=60)
     assert run.status == "completed", run.error
-    assert 1 <= len(http_peer.requests) <= 2
+    assert len(http_peer.requests) == 2  # the killed worker's call, and the resumed one's
     assert {r["headers"]["idempotency-key"] for r in http_peer.requests} == {
         f"{run.id}:charge"}
     prepare = StepEvent.objects.filter(run=run, step_key="prepare")

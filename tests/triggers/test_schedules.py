@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connections
 from django.utils import timezone
+from rq import Worker
 
 from environments.models import Deployment
 from runner.cron import fire_due_schedules
 from runner.models import Run, ScheduleTick
+from tests.execution import wait_until
 from workflows.format import workflow_import
 from workflows.schedules import next_fire_times
 
@@ -60,38 +61,57 @@ def test_each_tick_fires_once_with_concurrent_schedulers(environments, redis_con
     assert ScheduleTick.objects.count() == 3
 
 
-def test_two_scheduler_processes_fire_every_tick_once(environments, workers):
-    workflow = deploy(environments["dev"], {"cron": "* * * * * */2", "timezone": "UTC"})
-    Deployment.objects.update(deployed_at=timezone.now())
-    workers.start(1)
-    workers.start(1)
-    time.sleep(8)
-    workflow.__class__.objects.filter(id=workflow.id).update(active=False)
-    time.sleep(1.5)
-    ticks = sorted(ScheduleTick.objects.values_list("tick_at", flat=True))
-    assert len(ticks) >= 3 and len(ticks) == len(set(ticks))
+def schedulers_running(redis_conn, count):
+    """Each `run_workers` launcher fires the schedules in its loop, which it enters before its
+    RQ worker registers in Redis: `count` workers registered, `count` schedulers running."""
+    return Worker.count(connection=redis_conn) >= count
+
+
+def ticks_fired():
+    return sorted(ScheduleTick.objects.values_list("tick_at", flat=True))
+
+
+def assert_every_tick_fired_once(ticks):
+    assert len(ticks) == len(set(ticks))
     assert all((b - a).total_seconds() == 2 for a, b in zip(ticks, ticks[1:], strict=False))
     assert Run.objects.filter(trigger_type="schedule").count() == len(ticks)
 
 
-def test_a_killed_scheduler_loses_no_tick(environments, workers):
+def test_two_scheduler_processes_fire_every_tick_once(environments, workers, redis_conn):
+    deploy(environments["dev"], {"cron": "* * * * * */2", "timezone": "UTC"})
+    Deployment.objects.update(deployed_at=timezone.now())
+    workers.start(1)
+    workers.start(1)
+    wait_until(lambda: schedulers_running(redis_conn, 2), timeout=30)
+    both = timezone.now()
+    wait_until(lambda: len([t for t in ticks_fired() if t > both]) >= 3, timeout=30)
+    # Stopped, not merely paused: no scheduler is left in the middle of firing a tick.
+    workers.stop_all()
+    assert_every_tick_fired_once(ticks_fired())
+
+
+@pytest.mark.e2e
+def test_a_killed_scheduler_loses_no_tick(environments, workers, redis_conn):
     """Fault: the scheduler process is SIGKILLed between two ticks; another one takes over."""
     import signal
 
-    workflow = deploy(environments["dev"], {"cron": "* * * * * */2", "timezone": "UTC"})
+    deploy(environments["dev"], {"cron": "* * * * * */2", "timezone": "UTC"})
     Deployment.objects.update(deployed_at=timezone.now())
     first = workers.start(1)
-    time.sleep(4)
+    wait_until(lambda: len(ticks_fired()) >= 2, timeout=30)
     workers.kill(first, signal.SIGKILL)
-    time.sleep(3)  # ticks come due while no scheduler runs
+    before = ticks_fired()
+    # Ticks come due while no scheduler runs: two of them, on the clock.
+    wait_until(lambda: timezone.now() > before[-1] + timedelta(seconds=4, milliseconds=100),
+               timeout=10)
+    assert ticks_fired() == before  # nothing fired them meanwhile
     workers.start(1)
-    time.sleep(5)
-    workflow.__class__.objects.filter(id=workflow.id).update(active=False)
-    time.sleep(1.5)
-    ticks = sorted(ScheduleTick.objects.values_list("tick_at", flat=True))
+    restarted = timezone.now()
+    wait_until(lambda: ticks_fired()[-1] > restarted, timeout=30)
+    workers.stop_all()
+    ticks = ticks_fired()
     assert len(ticks) >= 5
-    assert all((b - a).total_seconds() == 2 for a, b in zip(ticks, ticks[1:], strict=False))
-    assert Run.objects.filter(trigger_type="schedule").count() == len(ticks)
+    assert_every_tick_fired_once(ticks)
 
 
 def test_a_date_trigger_fires_once(environments, redis_conn):
