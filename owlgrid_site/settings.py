@@ -131,6 +131,10 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # Outbound HTTP guard: hosts or CIDR ranges that may be reached despite the SSRF rules.
 OWLGRID_OUTBOUND_ALLOWLIST = envconf.env_list("OWLGRID_OUTBOUND_ALLOWLIST", [])
 OWLGRID_WORKERS = envconf.env_int("OWLGRID_WORKERS", 2, minimum=1)
+# Address space each worker and web process may use (MB; 0: no ceiling): a run that needs more
+# fails its step with MemoryError instead of bringing the kernel's OOM killer to the machine.
+OWLGRID_WORKER_MEMORY_MB = envconf.env_int("OWLGRID_WORKER_MEMORY_MB", 2048, minimum=0)
+OWLGRID_WEB_MEMORY_MB = envconf.env_int("OWLGRID_WEB_MEMORY_MB", 2048, minimum=0)
 OWLGRID_LEASE_SECONDS = envconf.env_int("OWLGRID_LEASE_SECONDS", 30, minimum=2)
 # Synchronous HTTP-triggered runs the web process executes itself at once (runner/inline.py);
 # beyond that, and with 0, they go through the queue to the workers.

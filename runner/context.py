@@ -39,12 +39,20 @@ class StepCtx:
         self.run_id = str(engine.run.id)
         self.environment_name = getattr(engine.run.environment, "name", None)
         self.environment_id = engine.run.environment_id
+        self.deadline: float | None = None
         # One key per step, the same for a resumed attempt and for every retry (as with
         # Stripe's keys): the receiver can tell a repeated call from a new one.
         self.idempotency_key = f"{engine.run.id}:{key}"
 
     def now(self) -> datetime:
         return timezone.now()
+
+    def time_left(self, limit: float) -> float:
+        """`limit` seconds, or less when the step's timeout comes first (never below 0.01:
+        a socket timeout of 0 would mean non-blocking)."""
+        if self.deadline is None:
+            return limit
+        return max(0.01, min(limit, self.deadline - time.monotonic()))
 
     def log(self, message: str, level: str = "info") -> None:
         self.engine.log(self.step_key, level, message)

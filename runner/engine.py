@@ -13,14 +13,11 @@ import logging
 import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import close_old_connections
 from django.utils import timezone
 
 from runner import journal, lease_keeper
@@ -117,11 +114,21 @@ class Engine:
         self.lines_since = 0.0
         self.vars: dict[str, Any] = {}
         self.response: dict[str, Any] | None = None
+        self.stop = threading.Event()  # set on a cancel: stops a render at its next check
         self.cancel = run.cancel_requested
         self.write_lock = threading.RLock()
         self.lost = threading.Event()
         if not fresh:
             self._load_journal()
+
+    @property
+    def cancel(self) -> bool:
+        return self.stop.is_set()
+
+    @cancel.setter
+    def cancel(self, value: bool) -> None:
+        if value:
+            self.stop.set()
 
     # --- journal replay ------------------------------------------------------------------
 
@@ -309,6 +316,9 @@ class Engine:
                                           prefix)
         except (ActionError, Park, StopRun, RunCancelled, journal.LeaseLost):
             raise
+        except MemoryError:
+            raise ActionError("the worker's memory ceiling was reached (OWLGRID_WORKER_MEMORY_MB)",
+                              kind="memory_limit") from None
         except Exception as exc:  # noqa: BLE001 - a bug must fail the step, not loop the run
             logger.exception("run %s step %s: unexpected error", self.run.id, key)
             raise ActionError(f"internal error: {type(exc).__name__}: {exc}",
@@ -322,7 +332,18 @@ class Engine:
         timeout = node.get("timeout")
         if not timeout or action_type.category == "structural":
             return action_type.execute(ctx, parsed)
-        return _call_with_timeout(lambda: action_type.execute(ctx, parsed), timeout)
+        # The action runs here, on this thread, with the deadline: its calls wait no longer
+        # than the time left, so nothing goes on working once the step has timed out.
+        ctx.deadline = time.monotonic() + float(timeout)
+        try:
+            return action_type.execute(ctx, parsed)
+        except ActionError as error:
+            if error.kind == "timeout" or time.monotonic() >= ctx.deadline:
+                safe = action_type.retry_safe(parsed)
+                note = "" if safe else "; it may have taken effect, so it is not retried"
+                raise ActionError(f"timed out after {float(timeout):g}s{note} ({error})",
+                                  kind="timeout", retryable=safe) from None
+            raise
 
     def _render(self, node: dict, scope: Scope, key: str) -> Any:
         action_type = get_action_type(node["type"])
@@ -331,6 +352,8 @@ class Engine:
             with self.expression_budget():
                 rendered = render_value(raw, scope.as_context())
         except ExpressionError as exc:
+            if self.cancel:  # the render was stopped by the cancel, not by its own fault
+                raise RunCancelled from None
             raise ActionError(
                 f"action {node['name']}, field {exc}", kind="expression"
             ) from None
@@ -343,7 +366,7 @@ class Engine:
         environment = self.run.environment
         return expression_limits.budget(
             time_limit_ms=getattr(environment, "expression_time_limit_ms", None),
-            size_limit=getattr(environment, "expression_size_limit", None))
+            size_limit=getattr(environment, "expression_size_limit", None), stop=self.stop)
 
     def _retry_delay(self, node: dict, attempt: int, error: ActionError) -> float | None:
         policy = node.get("retry") or {}
@@ -469,25 +492,6 @@ def _error_kwargs(error: Any) -> dict[str, Any]:
 
 def _without(inputs: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     return inputs if not names else {k: v for k, v in inputs.items() if k not in names}
-
-
-def _call_with_timeout(call: Any, timeout: float) -> Any:
-    """Run `call` in a helper thread; past the timeout the step fails (the thread is abandoned)."""
-
-    def guarded() -> Any:
-        try:
-            return call()
-        finally:
-            close_old_connections()
-
-    pool = ThreadPoolExecutor(max_workers=1)
-    future = pool.submit(guarded)
-    try:
-        return future.result(timeout=timeout)
-    except FutureTimeout:
-        raise ActionError(f"timed out after {timeout:g}s", kind="timeout", retryable=True) from None
-    finally:
-        pool.shutdown(wait=False)
 
 
 def now() -> datetime:

@@ -23,6 +23,7 @@ from runner import journal
 
 logger = logging.getLogger("owlgrid.runner")
 TICK_SECONDS = 0.25
+CANCEL_CHECK_SECONDS = 1.0
 
 
 class Leased(Protocol):
@@ -51,13 +52,31 @@ class LeaseKeeper:
             self.renewed.pop(id(engine), None)
 
     def _loop(self) -> None:
+        next_cancel_check = 0.0
         while True:
             time.sleep(TICK_SECONDS)
             try:
-                if self._renew_due():
+                used_database = self._renew_due()
+                if time.monotonic() >= next_cancel_check:
+                    used_database += self._notice_cancels()
+                    next_cancel_check = time.monotonic() + CANCEL_CHECK_SECONDS
+                if used_database:
                     connections.close_all()  # a pooled connection goes back to the pool
             except Exception:  # noqa: BLE001 - the keeper must outlive a database hiccup
                 logger.warning("renewing leases failed; retrying", exc_info=True)
+
+    def _notice_cancels(self) -> int:
+        """Tell the engines whose runs someone asked to cancel: a step spinning in an
+        expression stops at its next check, not at the next lease renewal."""
+        with self.lock:
+            engines = {engine.run.pk: engine for engine, _ in self.renewed.values()
+                       if not engine.cancel}
+        if not engines:
+            return 0
+        cancelled = journal.Run.objects.filter(pk__in=list(engines), cancel_requested=True)
+        for run_id in cancelled.values_list("pk", flat=True):
+            engines[run_id].cancel = True
+        return 1
 
     def _renew_due(self) -> int:
         interval = max(1.0, settings.OWLGRID_LEASE_SECONDS / 3)

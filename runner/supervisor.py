@@ -2,7 +2,8 @@
 reason is logged; stopping the supervisor stops every child and everything they started.
 
 Each child runs in a process group of its own, so that stopping or replacing it also ends what
-it started itself (RQ's scheduler process under a worker). RQ's `WorkerPool` restarts dead
+it started itself (RQ's scheduler process under a worker), and ends itself should the
+supervisor be killed outright (`exit_with_parent`). RQ's `WorkerPool` restarts dead
 workers too, but without backoff or the reason of the death, and it cannot run OwlGrid's
 sweeper loop beside them; the web server needs the same care as the workers.
 """
@@ -14,6 +15,7 @@ import logging
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +56,21 @@ class Child:
             self.backoff * 2, LONGEST_BACKOFF)
         self.restart_at = now + delay
         return delay
+
+
+def exit_with_parent(poll_seconds: float = 1.0) -> None:
+    """End this process and its group (RQ's scheduler under a worker) once the process that
+    started it is gone: a supervisor killed outright (SIGKILL, a crash) cannot stop its
+    children itself, and each of them runs in a process group of its own."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        logger.warning("the supervisor (pid %d) is gone; stopping", parent)
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="owlgrid-exit-with-parent", daemon=True).start()
 
 
 def death_reason(returncode: int) -> str:

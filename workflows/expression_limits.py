@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 import string
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
@@ -32,10 +33,13 @@ class Budget:
     deadline: float
     time_limit_ms: int
     size_limit: int
+    stop: threading.Event | None = None  # set from outside (a cancel): stop at the next check
 
     def check_time(self) -> None:
         if time.monotonic() > self.deadline:
             raise ExpressionLimit(f"time limit of {self.time_limit_ms} ms exceeded")
+        if self.stop is not None and self.stop.is_set():
+            raise ExpressionLimit("stopped: the run was cancelled")
 
     def check_size(self, size: int, what: str = "result") -> None:
         if size > self.size_limit:
@@ -64,12 +68,13 @@ def current() -> Budget:
 
 
 @contextlib.contextmanager
-def budget(*, time_limit_ms: int | None = None,
-           size_limit: int | None = None) -> Iterator[Budget]:
-    """Run the renders inside the block under one budget (the site's defaults where None)."""
+def budget(*, time_limit_ms: int | None = None, size_limit: int | None = None,
+           stop: threading.Event | None = None) -> Iterator[Budget]:
+    """Run the renders inside the block under one budget (the site's defaults where None);
+    `stop`, once set, stops them at their next check of the clock."""
     default_ms, default_size = default_limits()
     ms = time_limit_ms or default_ms
-    active = Budget(time.monotonic() + ms / 1000, ms, size_limit or default_size)
+    active = Budget(time.monotonic() + ms / 1000, ms, size_limit or default_size, stop)
     token = _budget.set(active)
     try:
         yield active

@@ -259,8 +259,10 @@ def render_string(source: str, context: Mapping[str, Any]) -> Any:
         raise ExpressionError(f"expression syntax error: {exc.message}") from None
     except (TemplateError, ArithmeticError, TypeError, ValueError, KeyError, IndexError) as exc:
         raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
-    except (RecursionError, MemoryError):
-        raise ExpressionError("expression too complex to evaluate") from None
+    except RecursionError:
+        raise ExpressionError("expression nested too deeply (recursion limit)") from None
+    except MemoryError:
+        raise ExpressionError("the process's memory ceiling was reached") from None
 
 
 def _render(source: str, context: Mapping[str, Any]) -> Any:

@@ -110,18 +110,37 @@ def pinned_url(url: str, address: Address) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+
+
 def send(
     method: str,
     url: str,
     *,
     timeout: float,
     follow_redirects: bool = True,
+    sensitive_headers: frozenset[str] = frozenset(),
     **kwargs: Any,
 ) -> httpx.Response:
-    """Send one request (and its redirects), every hop vetted and pinned."""
+    """Send one request (and its redirects, at most MAX_REDIRECTS), every hop vetted and
+    pinned. The URL's own query is kept, merged with `params`, and sent once: a redirect's
+    target is used as given. A redirect to another scheme, host or port goes without the
+    credentials (Authorization, Cookie, Proxy-Authorization and `sensitive_headers`, the
+    ones that came from a connection or a secret), as curl and browsers do."""
     import httpx
 
     headers = dict(kwargs.pop("headers", None) or {})
+    params = kwargs.pop("params", None)
+    if params:
+        url = str(httpx.URL(url).copy_merge_params(params))
+    first_origin = origin(url)
+    dropped = CREDENTIAL_HEADERS | {name.lower() for name in sensitive_headers}
     with httpx.Client(timeout=timeout, follow_redirects=False, verify=True) as client:
         for _ in range(MAX_REDIRECTS + 1):
             host, address = vet(url)
@@ -134,6 +153,8 @@ def send(
             if not (follow_redirects and response.is_redirect):
                 return response
             url = urljoin(url, response.headers["location"])
+            if origin(url) != first_origin:
+                headers = {k: v for k, v in headers.items() if k.lower() not in dropped}
             if response.status_code in (301, 302, 303) and method != "HEAD":
                 method, kwargs = "GET", {}
         raise OutboundRefused(f"more than {MAX_REDIRECTS} redirects")

@@ -100,6 +100,9 @@ class StepContext(Protocol):
     environment_name: str | None
     environment_id: int | None
     state: dict[str, Any]
+    deadline: float | None  # time.monotonic() by which the step must end (its timeout)
+
+    def time_left(self, limit: float) -> float: ...
 
     def now(self) -> datetime: ...
 
@@ -159,6 +162,10 @@ class ActionType:
     def revert(self, ctx: StepContext, inputs: Any, output: Any) -> Any:
         """Undo a completed step; the default has nothing to undo."""
         return None
+
+    def retry_safe(self, inputs: Any) -> bool:
+        """Whether a call that timed out, and so may have taken effect, may be made again."""
+        return False
 
     def replay(self, variables: dict[str, Any], output: Any) -> None:
         """Re-apply a completed step's effect on run variables when a run is resumed."""

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # imported where a request is sent (workflows.outbound)
     import httpx
 
 MAX_BODY_CHARS = 1_000_000
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Inputs(ActionInputs):
@@ -34,6 +35,9 @@ class Inputs(ActionInputs):
     timeout: float = Field(default=30, gt=0, le=300)
     expected_status: list[int | str] = Field(default_factory=lambda: ["2xx"])
     follow_redirects: bool = True
+    # The receiver honours Idempotency-Key: a call that timed out (and may have taken effect)
+    # may be sent again by a retry. GET, HEAD and OPTIONS are always safe to send again.
+    retry_safe: bool = False
 
     @model_validator(mode="after")
     def one_body(self) -> Inputs:
@@ -57,7 +61,8 @@ def status_expected(status: int, expected: list[int | str]) -> bool:
 
 
 def connection_request(ctx: StepContext, inputs: Inputs, headers: dict[str, str]) -> str:
-    """Join the path to the connection's base URL and apply its authentication."""
+    """Join the path to the connection's base URL and apply its authentication (every header
+    it sets is a credential: none follows a redirect to another origin)."""
     info = ctx.connection(inputs.connection or "", "http")
     base = str(info.config.get("base_url", "")).rstrip("/")
     url = inputs.url if inputs.url.startswith(("http://", "https://")) else (
@@ -102,6 +107,11 @@ class HttpRequestAction(ActionType):
 
         headers = {**inputs.headers, "Idempotency-Key": ctx.idempotency_key}
         url = connection_request(ctx, inputs, headers) if inputs.connection else inputs.url
+        secrets = [value for value in ctx.secret_values() if value]
+        sensitive = frozenset(name for name, value in headers.items()
+                              if (name not in inputs.headers and name != "Idempotency-Key")
+                              or any(s in value for s in secrets))
+        follow = inputs.follow_redirects and self._connection_allows_redirects(ctx, inputs)
         content: dict[str, Any] = {}
         if inputs.json_body is not None:
             content["json"] = inputs.json_body
@@ -111,15 +121,21 @@ class HttpRequestAction(ActionType):
             content["content"] = inputs.body.encode()
         try:
             response = outbound.send(
-                inputs.method, url, timeout=inputs.timeout,
-                follow_redirects=inputs.follow_redirects, headers=headers,
+                inputs.method, url, timeout=ctx.time_left(inputs.timeout),
+                follow_redirects=follow, headers=headers, sensitive_headers=sensitive,
                 params={k: str(v) for k, v in inputs.query.items()}, **content,
             )
         except outbound.OutboundRefused as exc:
             raise ActionError(f"outbound request refused: {exc}", kind="outbound_refused") from None
-        except httpx.HTTPError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # nothing was sent
             raise ActionError(f"{type(exc).__name__}: {exc}", kind="http_error",
                               retryable=True) from None
+        except httpx.TimeoutException as exc:  # sent, perhaps acted on, but no answer in time
+            raise ActionError(f"{type(exc).__name__}: no answer in time", kind="timeout",
+                              retryable=self.retry_safe(inputs)) from None
+        except httpx.HTTPError as exc:
+            raise ActionError(f"{type(exc).__name__}: {exc}", kind="http_error",
+                              retryable=self.retry_safe(inputs)) from None
         body, truncated = parse_body(response)
         output = {"status": response.status_code,
                   "headers": {k.lower(): v for k, v in response.headers.items()},
@@ -130,6 +146,15 @@ class HttpRequestAction(ActionType):
                               f"{url}", kind="http_status", retryable=retryable,
                               status=response.status_code, body=str(body)[:2000])
         return output
+
+    @staticmethod
+    def _connection_allows_redirects(ctx: StepContext, inputs: Inputs) -> bool:
+        if not inputs.connection:
+            return True
+        return ctx.connection(inputs.connection, "http").config.get("follow_redirects", True)
+
+    def retry_safe(self, inputs: Inputs) -> bool:
+        return inputs.method in SAFE_METHODS or inputs.retry_safe
 
     def summary(self, inputs: dict[str, Any]) -> str:
         return f"{inputs.get('method', 'GET')} {inputs.get('url', '')}"

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.smtp import EmailBackend
+from django.core.mail.message import make_msgid
+from django.core.mail.utils import DNS_NAME
 from django.core.validators import validate_email
 from pydantic import Field, field_validator
 
@@ -53,22 +55,27 @@ class SendEmailAction(ActionType):
             host=config.get("host", "localhost"), port=int(config.get("port", 25)),
             username=config.get("username") or None, password=info.secrets.get("password"),
             use_tls=bool(config.get("use_tls")), use_ssl=bool(config.get("use_ssl")),
-            timeout=float(config.get("timeout", 30)), fail_silently=False,
+            timeout=ctx.time_left(float(config.get("timeout", 30))), fail_silently=False,
         )
         message = EmailMultiAlternatives(
             subject=inputs.subject, body=inputs.body,
             from_email=config.get("from_email", "owlgrid@localhost"), to=inputs.to,
             cc=inputs.cc, bcc=inputs.bcc, reply_to=inputs.reply_to, connection=backend,
-            headers={"X-OwlGrid-Idempotency-Key": ctx.idempotency_key},
+            # The Message-ID is fixed here, so that the output names the mail actually sent
+            # (Django would otherwise make a new one each time it builds the message).
+            headers={"X-OwlGrid-Idempotency-Key": ctx.idempotency_key,
+                     "Message-ID": make_msgid(domain=DNS_NAME)},
         )
         if inputs.html:
             message.attach_alternative(inputs.html, "text/html")
         try:
             sent = message.send()
+        except TimeoutError:
+            raise ActionError("SMTP server did not answer in time", kind="timeout",
+                              retryable=False) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise ActionError(f"SMTP error: {exc}", kind="smtp_error", retryable=True) from None
-        return {"sent": sent, "to": inputs.to, "message_id": message.extra_headers.get(
-            "Message-ID") or message.message()["Message-ID"]}
+        return {"sent": sent, "to": inputs.to, "message_id": message.extra_headers["Message-ID"]}
 
     def summary(self, inputs: dict[str, Any]) -> str:
         return f"email {inputs.get('to', '')}: {inputs.get('subject', '')}"

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from runner.supervisor import Child, Supervisor
+from runner.supervisor import Child, Supervisor, exit_with_parent
 
 SWEEP_INTERVAL = 1.0
 PRUNE_EVERY = 3600  # seconds between retention passes
@@ -114,8 +114,11 @@ def run_one_worker(*, burst: bool = False, fork: bool = False) -> None:
     from django.db import connections
     from rq.worker import SimpleWorker, Worker
 
+    from runner.memory import set_memory_ceiling
     from runner.queueing import get_queue
 
+    set_memory_ceiling(settings.OWLGRID_WORKER_MEMORY_MB)
+    exit_with_parent()
     worker_database_connections({c.alias: c.settings_dict for c in connections.all()})
     connections.close_all()  # a connection opened during start-up reopens with these settings
     queue = get_queue()
