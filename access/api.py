@@ -62,3 +62,11 @@ def conflict(exc: DjangoValidationError) -> Any:
 def principal_user(request: HttpRequest) -> Any:
     """The acting user for services, or None for an API token (its group was checked)."""
     return None if isinstance(request.auth, SecurityGroup) else request.auth
+
+
+def principal_label(request: HttpRequest) -> str:
+    """Who is acting, as recorded and shown: a user's name, or an API token's name and group."""
+    token = getattr(request, "api_token", None)
+    if token is not None:
+        return f"API token {token.name} ({token.group.name})"
+    return getattr(request.auth, "username", "") or "an API caller"

@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
-from access.api import ERRORS, error_body, principal_user
+from access.api import ERRORS, ErrorOut, error_body, principal_label, principal_user
 from access.permissions import principal_has_workflow_right, workflows_visible_to_principal
 from environments.models import Environment
 from runner import selectors, services
@@ -204,10 +204,17 @@ def get_logs(
             "complete": run.is_finished and len(lines) < limit}
 
 
-@router.post("/runs/{run_id}/cancel", response={200: RunOut, **ERRORS}, summary="Cancel a run")
+@router.post("/runs/{run_id}/cancel", response={200: RunOut, 409: ErrorOut, **ERRORS},
+             summary="Cancel a run",
+             description="200: the run is cancelled, or will stop within seconds (a run whose "
+                         "last step is under way ends cancelled all the same). 409: it had "
+                         "already finished.")
 def cancel_run(request: HttpRequest, run_id: UUID):
     run = get_run(request, run_id, "run")
-    services.run_cancel(run=run)
+    if not services.run_cancel(run=run, requested_by=principal_label(request)):
+        run.refresh_from_db()
+        return Status(409, error_body("already_finished",
+                                      f"The run has already finished ({run.status})."))
     run.refresh_from_db()
     return run_out(run)
 

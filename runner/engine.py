@@ -185,7 +185,7 @@ class Engine:
         except RunCancelled:
             self.flush()
             journal.finish(self.run, self.worker, status=RunStatus.CANCELLED,
-                           error={"type": "cancelled", "message": "cancelled", "retryable": False})
+                           error=journal.cancelled_error(self.run))
         except StopRun as stop:
             self._finish_stopped(stop)
         except ActionError as error:
@@ -373,6 +373,8 @@ class Engine:
         max_attempts = int(policy.get("max_attempts", 1))
         if attempt >= max_attempts or error.kind in NOT_RETRIED:
             return None
+        if error.kind == "timeout" and not error.retryable:
+            return None  # it may have taken effect: sending it again could do it twice
         backoff = float(policy.get("backoff_seconds", 1.0)) * (2 ** (attempt - 1))
         if policy.get("jitter", True):
             backoff *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography

@@ -77,6 +77,7 @@ class Run(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     cancel_requested = models.BooleanField(default=False)
+    cancel_requested_by = models.CharField(max_length=200, blank=True)  # who asked, as shown
     lease_owner = models.CharField(max_length=100, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     wake_at = models.DateTimeField(null=True, blank=True)

@@ -148,9 +148,11 @@ def _require(user: Any, run: Run, right: str) -> None:
         raise PermissionDenied(f"you may not {right} runs of {run.workflow.name}")
 
 
-def run_cancel(*, run: Run, user: Any = None) -> bool:
+def run_cancel(*, run: Run, user: Any = None, requested_by: str = "") -> bool:
+    """Ask the run to stop; False when it had already ended (nothing was asked).
+    `requested_by` names an API token's caller; a signed-in user is named by `user`."""
     _require(user, run, "run")
-    return journal.request_cancel(run, user=user)
+    return journal.request_cancel(run, by=requested_by or getattr(user, "username", ""))
 
 
 def run_rerun(*, run: Run, user: Any = None) -> Run:

@@ -25,6 +25,7 @@ from runner.journal.creation import (
 )
 from runner.journal.lifecycle import (
     already_due,
+    cancelled_error,
     fail_without_lease,
     finish,
     park,
@@ -67,6 +68,7 @@ __all__ = [
     "create_run",
     "creation_pending",
     "event_like",
+    "cancelled_error",
     "fail_without_lease",
     "finish",
     "heartbeat",

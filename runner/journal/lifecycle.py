@@ -82,7 +82,13 @@ def finish(
             Run.objects.filter(id=run.id).update(**fields)
             insert_events(run, "", [end])
         else:
-            fence(run, worker, **fields)
+            if fence(run, worker, **fields) and status == RunStatus.COMPLETED:
+                # A cancel asked while the last step ran was answered "accepted": honour it.
+                status = RunStatus.CANCELLED
+                error = cancelled_error(run, during_last_step=True)
+                fields.update(status=status, error=error, result=None)
+                end.update(status=status, error=error, output=None)
+                Run.objects.filter(id=run.id).update(status=status, error=error, result=None)
             insert_events(run, worker, [*events, end])
             insert_lines(run, lines)
             announce(run, lines, response)
@@ -139,23 +145,35 @@ def already_due(run: Run, reason: str) -> bool:
     return False
 
 
-def request_cancel(run: Run, *, user: Any = None) -> bool:
-    """Cancel a waiting or queued run at once; a running one stops at its next step boundary
-    (its executor reads the flag from its next fenced write). False if it had ended."""
+def request_cancel(run: Run, *, by: str = "") -> bool:
+    """Cancel a waiting or queued run at once; a running one stops within a second or at its
+    next step boundary (its executor hears of it from the lease keeper or its next fenced
+    write), and one whose last step is running ends cancelled all the same. `by`: who asked,
+    as recorded (empty: the system). False if the run had ended: nothing was asked."""
     with transaction.atomic():
         run = Run.objects.select_for_update().select_related("workflow").get(id=run.id)
         if run.is_finished:
             return False
-        Run.objects.filter(id=run.id).update(cancel_requested=True)
-        run.cancel_requested = True
+        requester = by[:200]
+        Run.objects.filter(id=run.id).update(cancel_requested=True,
+                                             cancel_requested_by=requester)
+        run.cancel_requested, run.cancel_requested_by = True, requester
         lease_free = not run.lease_owner or (
             run.lease_expires_at is not None and run.lease_expires_at < timezone.now()
         )
         if run.status in {RunStatus.WAITING, RunStatus.QUEUED} and lease_free:
-            finish(run, None, status=RunStatus.CANCELLED, error={"type": "cancelled",
-                   "message": f"cancelled by {getattr(user, 'username', 'the system')}",
-                   "retryable": False})
+            finish(run, None, status=RunStatus.CANCELLED, error=cancelled_error(run))
     return True
+
+
+def cancelled_error(run: Run, *, during_last_step: bool = False) -> dict[str, Any]:
+    """The error a cancelled run ends with, naming who asked."""
+    who = run.cancel_requested_by or Run.objects.filter(id=run.id).values_list(
+        "cancel_requested_by", flat=True).first() or "the system"
+    message = f"cancelled by {who}"
+    if during_last_step:
+        message += " while its last step ran (that step had completed)"
+    return {"type": "cancelled", "message": message, "retryable": False}
 
 
 def fail_without_lease(run: Run, error: dict[str, Any]) -> None:

@@ -128,6 +128,16 @@ def test_cancel_a_queued_run(api_client, workflow, runner_token):
     run_id = start(api_client, runner_token)
     response = api_client.post(f"/api/runs/{run_id}/cancel", **auth(runner_token))
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    error = Run.objects.get(id=run_id).error
+    assert error["message"].startswith("cancelled by API token ")
+
+
+def test_cancelling_a_finished_run_is_refused_with_409(api_client, workflow, runner_token):
+    run_id = start(api_client, runner_token)
+    api_client.post(f"/api/runs/{run_id}/cancel", **auth(runner_token))
+    response = api_client.post(f"/api/runs/{run_id}/cancel", **auth(runner_token))
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "already_finished"
 
 
 def test_rerun_and_retry(api_client, workflow, runner_token):
