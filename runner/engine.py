@@ -267,7 +267,12 @@ class Engine:
         state = record.state if record else {}
         inputs = record.inputs if record is not None and record.inputs is not None else None
         if inputs is None:
-            inputs = self._render(node, scope, key)
+            try:
+                inputs = self._render(node, scope, key)
+            except ActionError as error:  # a failed step like any: continue_on_error applies
+                self._event(key, node, StepStatus.RUNNING, previous, attempt, inputs=None)
+                return self._step_failed(node, key, StepStatus.RUNNING, attempt, None, error,
+                                         scope)
         while True:
             self._event(key, node, StepStatus.RUNNING, previous, attempt, inputs=inputs)
             previous = StepStatus.RUNNING
@@ -354,9 +359,8 @@ class Engine:
         except ExpressionError as exc:
             if self.cancel:  # the render was stopped by the cancel, not by its own fault
                 raise RunCancelled from None
-            raise ActionError(
-                f"action {node['name']}, field {exc}", kind="expression"
-            ) from None
+            raise ActionError(f"block {node['name']!r}, field {exc.field or '?'}: {exc.reason}",
+                              kind="expression", block=node["name"], field=exc.field) from None
         return {**rendered, **{k: node["inputs"][k] for k in action_type.raw_inputs
                                if k in node["inputs"]}}
 

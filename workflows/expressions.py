@@ -34,7 +34,13 @@ SINGLE_EXPRESSION = re.compile(r"^\s*{{(?P<expr>.*?)}}\s*$", re.DOTALL)
 
 
 class ExpressionError(ValueError):
-    """An expression that does not parse, fails, or breaks a safety cap; the message says which."""
+    """An expression that does not parse, fails, or breaks a safety cap; the message says which.
+    `field`: the path of the input that holds it, when known."""
+
+    def __init__(self, message: str, *, field: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+        self.reason = reason or message
 
 
 def _checked_number(value: Any) -> Any:
@@ -290,7 +296,8 @@ def render_value(value: Any, context: Mapping[str, Any], path: str = "") -> Any:
         try:
             return render_string(value, context)
         except ExpressionError as exc:
-            raise ExpressionError(f"{path}: {exc}" if path else str(exc)) from None
+            raise ExpressionError(f"{path}: {exc}" if path else str(exc), field=path,
+                                  reason=exc.reason) from None
     if isinstance(value, dict):
         return {
             key: render_value(item, context, f"{path}.{key}" if path else key)

@@ -76,3 +76,31 @@ def test_continue_on_error_and_try_catch(workers):
     messages = list(LogLine.objects.filter(run=run).values_list("message", flat=True))
     assert "caught unknown_workflow" in messages
     assert "optional error: unknown_workflow" in messages
+
+
+def test_an_expression_error_is_a_failed_step_that_continue_on_error_covers(workers):
+    workflow, _ = publish_workflow("bad-expression", [
+        {"name": "greet", "type": "log", "continue_on_error": True,
+         "inputs": {"message": "hello {{ trigger.body.missing }}"}},
+        {"name": "after", "type": "set_variable",
+         "inputs": {"name": "seen", "value": "{{ steps.greet.error.type }}"}},
+    ])
+    workers.start(1)
+    run = wait_for_run(start(workflow).id)
+    assert run.status == "completed", run.error
+    failed = StepEvent.objects.get(run=run, step_key="greet", status="failed")
+    assert failed.error["type"] == "expression"
+    assert "block 'greet', field message" in failed.error["message"]
+    assert StepEvent.objects.get(run=run, step_key="after", status="completed").output == {
+        "name": "seen", "value": "expression"}
+
+
+def test_an_expression_error_without_continue_on_error_fails_the_run_on_its_step(workers):
+    workflow, _ = publish_workflow("bad-expression-stops", [
+        {"name": "greet", "type": "log", "inputs": {"message": "{{ trigger.body.nope }}"}},
+    ])
+    workers.start(1)
+    run = wait_for_run(start(workflow).id)
+    assert run.status == "failed"
+    assert statuses(run, "greet") == ["running", "failed"]
+    assert "field message" in run.error["message"]
