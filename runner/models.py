@@ -78,6 +78,8 @@ class Run(models.Model):
     )
     cancel_requested = models.BooleanField(default=False)
     cancel_requested_by = models.CharField(max_length=200, blank=True)  # who asked, as shown
+    # How many executors died holding this run (its lease expired while it ran).
+    executor_deaths = models.PositiveSmallIntegerField(default=0)
     lease_owner = models.CharField(max_length=100, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     wake_at = models.DateTimeField(null=True, blank=True)
@@ -95,6 +97,14 @@ class Run(models.Model):
             models.Index(fields=["status", "wake_at"], name="run_status_wake"),
             models.Index(fields=["status", "lease_expires_at"], name="run_status_lease"),
             models.Index(fields=["workflow", "-created_at"], name="run_workflow_recent"),
+            # A workflow's runs in one status, oldest first: the first waiter for a concurrency
+            # slot, a workflow's pending runs, retention's finished runs before a date. Without
+            # it SQLite (no statistics) walked run_workflow_recent through the workflow's whole
+            # history for each (tens of ms per run of a limited workflow at 5,000 stored runs).
+            models.Index(fields=["workflow", "status", "created_at"], name="run_workflow_status"),
+            # The runs holding a concurrency slot: a handful per workflow, counted at each start.
+            models.Index(fields=["workflow"], condition=Q(holds_slot=True),
+                         name="run_slot_holders"),
         ]
         constraints = [
             models.CheckConstraint(

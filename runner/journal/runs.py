@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from runner import broadcast, queueing
 from runner.journal import creation
 from runner.journal.records import (
+    RUN_KEY,
     creation_events,
     event_like,
     lease_delta,
@@ -116,6 +116,9 @@ def wake_first_waiter(*, reason: str, workflow_id: Any = None) -> None:
         wake(first)
 
 
+POISON_AFTER_DEATHS = 2
+
+
 def claim(run_id: Any, worker: str) -> Run | None:
     """Take the run's lease if it is free and the run has something to do, else None."""
     claimed = claim_run(run_id, worker)
@@ -126,23 +129,26 @@ def claim_run(run_id: Any, worker: str) -> tuple[Run, bool] | None:
     """`claim`, also telling whether the run's journal is known to be empty: its first start,
     and not a retry (whose journal starts with the steps its source completed).
 
-    The run is read with the workflow, environment and trigger the engine uses, then leased
-    by an UPDATE that repeats the read's conditions and its status: if another worker claimed
-    the run in between, it updates nothing and the claim is refused. The running event (saying
-    "resumed" when the run's previous holder died) goes in the same transaction.
+    The run is read locked (`select_for_update`: a second claimer waits for the first one's
+    commit, then reads the run leased; SQLite's IMMEDIATE transaction serialises them
+    already) with the workflow, environment and trigger the engine uses, then leased. The
+    running event (saying "resumed" when the run's previous holder died) goes in the same
+    transaction.
     """
     now = timezone.now()
     with transaction.atomic():
-        run = (_claimable(run_id, now).select_related("workflow", "environment", "trigger")
-               .first())
-        if run is None:
+        run = _locked_with_relations(run_id)
+        if run is None or not _claimable(run, now):
             return None
         was, was_started = run.status, run.started_at
-        fields = {"lease_owner": worker, "lease_expires_at": now + lease_delta(),
-                  "status": RunStatus.RUNNING, "started_at": was_started or now}
-        if not _claimable(run_id, now).filter(status=was).update(**fields):
-            return None
         resumed = was == RunStatus.RUNNING and was_started is not None
+        if resumed and run.executor_deaths + 1 >= POISON_AFTER_DEATHS:
+            _fail_as_poison(run)
+            return None
+        fields = {"lease_owner": worker, "lease_expires_at": now + lease_delta(),
+                  "status": RunStatus.RUNNING, "started_at": was_started or now,
+                  "executor_deaths": run.executor_deaths + int(resumed)}
+        Run.objects.filter(id=run_id).update(**fields)
         run_event(run, RunStatus.RUNNING, output=RESUMED if resumed else None,
                   worker=worker if resumed else "").save(force_insert=True)
         set_fields(run, fields)
@@ -150,13 +156,37 @@ def claim_run(run_id: Any, worker: str) -> tuple[Run, bool] | None:
     return run, (was == RunStatus.QUEUED and was_started is None and run.retry_of_id is None)
 
 
-def _claimable(run_id: Any, now: datetime) -> QuerySet[Run]:
-    """The run, if it has something to do and nobody holds its lease."""
-    due = (Q(status=RunStatus.QUEUED)
-           | Q(status=RunStatus.WAITING, wake_at__lte=now + SCHEDULER_PRECISION)
-           | Q(status=RunStatus.RUNNING, lease_expires_at__lt=now))
-    free = Q(lease_owner="") | Q(lease_expires_at__lt=now)
-    return Run.objects.filter(due, free, id=run_id)
+def _fail_as_poison(run: Run) -> None:
+    """A run whose execution killed its executor again is not handed to the next worker."""
+    from runner.journal.lifecycle import finish  # lifecycle builds on this module
+
+    step = (StepEvent.objects.filter(run=run, status=StepStatus.RUNNING).exclude(step_key=RUN_KEY)
+            .order_by("-id").values_list("action_name", flat=True).first())
+    where = f" (last seen running block {step!r})" if step else ""
+    finish(run, None, status=RunStatus.FAILED, error={
+        "type": "poison_run", "retryable": False,
+        "message": f"this run's execution stopped its worker {POISON_AFTER_DEATHS} times"
+                   f"{where}: it is not handed to another worker"})
+
+
+def _locked_with_relations(run_id: Any) -> Run | None:
+    """The run, its row locked until the transaction ends, with what the engine reads."""
+    runs = Run.objects.select_for_update(of=("self",)).select_related(
+        "workflow", "environment", "trigger")
+    try:
+        return runs.get(id=run_id)
+    except Run.DoesNotExist:
+        return None
+
+
+def _claimable(run: Run, now: datetime) -> bool:
+    """Whether the run has something to do and nobody holds its lease."""
+    expired = run.lease_expires_at is not None and run.lease_expires_at < now
+    if run.lease_owner and not expired:
+        return False
+    if run.status == RunStatus.WAITING:
+        return run.wake_at is not None and run.wake_at <= now + SCHEDULER_PRECISION
+    return run.status == RunStatus.QUEUED or (run.status == RunStatus.RUNNING and expired)
 
 
 @transaction.atomic

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 
 import pytest
 
@@ -66,3 +67,25 @@ def test_sigkill_of_only_the_work_horse_resumes_the_run(workers, http_peer):
     assert list(before.values_list("status", flat=True)) == ["running", "completed"]
     assert len(http_peer.requests) == 2  # the dead horse's call, and the resumed run's
     assert LogLine.objects.filter(run=run, message="after").count() == 1
+
+
+def test_a_run_that_kills_its_worker_twice_is_failed_as_a_poison_run(workers, http_peer):
+    """Each time the run reaches its call, its worker dies: the second death ends the run
+    rather than handing it to the next worker forever."""
+    hang = threading.Event()
+    http_peer.reply = lambda request: (hang.wait(60), (200, {}, b"{}"))[1]
+    http_peer.releases.append(hang)  # set when the peer closes
+    workflow, _ = publish_workflow("poison", [
+        {"name": "deadly", "type": "http_request", "inputs": {"url": http_peer.url}}])
+    env = {"OWLGRID_OUTBOUND_ALLOWLIST": "127.0.0.1", "OWLGRID_LEASE_SECONDS": "2"}
+    run = services.run_start(workflow=workflow, trigger_type="manual")
+    for deaths in (1, 2):
+        pool = workers.start(1, **env)
+        wait_until(lambda deaths=deaths: len(http_peer.requests) == deaths, timeout=30)
+        workers.kill(pool, signal.SIGKILL)
+    workers.start(1, **env)
+    run = wait_for_run(run.id, timeout=30)
+    assert run.status == "failed"
+    assert run.error["type"] == "poison_run"
+    assert "'deadly'" in run.error["message"]
+    assert len(http_peer.requests) == 2  # never handed to a third worker
