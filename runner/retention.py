@@ -3,6 +3,15 @@
 Only finished runs (completed, failed, cancelled) are ever pruned: a queued, running or waiting
 run — an approval that waits for months — stays whatever its age.
 
+Each query is bounded by what it prunes, not by the history kept: workflow by workflow, the
+runs that go are the finished ones created before one moment — the later of the age limit and
+the creation of the newest run that must stay by count — read off the `run_workflow_recent`
+index (workflow, created_at), LIMIT batch_size at a time. (A window function ranking every
+finished run of every workflow, run again for each batch, took 0.9 s per batch on SQLite with
+100,000 stored runs: a 14-second prune of 2,800 runs; and a status filter beside the ids made
+SQLite walk every finished run for each batch.) Whether a workflow has more runs than it keeps
+at all is one walk of at most `keep` index entries.
+
 Deletion goes in batches, each in its own short transaction, so a large prune neither locks
 the tables for long nor builds one huge transaction (or WAL burst) — and an interrupted prune
 just resumes at the next call. A run's log lines, by far the bulk, go first in chunks of
@@ -20,33 +29,47 @@ Space: PostgreSQL's autovacuum makes the freed pages reusable; `reclaim_space()`
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from runner.models import LogLine, Run, RunStatus
+from workflows.models import Workflow
 
 FINISHED = [RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED]
 LOG_CHUNK = 20_000
 RUN_TABLES = ["runner_logline", "runner_stepevent", "runner_runlock", "runner_run"]
 
 
-def _older_than(days: int) -> QuerySet[Run]:
-    cutoff = timezone.now() - timedelta(days=days)
-    return Run.objects.filter(status__in=FINISHED, created_at__lt=cutoff)
+def _count_cutoff(workflow_id: Any, keep: int) -> datetime | None:
+    """When the newest finished run of the workflow that must stay was created: finished runs
+    created before it are beyond the newest `keep`; None when the workflow has no more runs
+    than it keeps. (Runs created in the same microsecond as that one stay too.)"""
+    runs = Run.objects.filter(workflow_id=workflow_id).order_by("-created_at")
+    if keep == 0:
+        return timezone.now()
+    if not runs[keep:keep + 1].exists():  # at most `keep` runs at all: the index alone says so
+        return None
+    kept = runs.filter(status__in=FINISHED).values_list("created_at", flat=True)
+    return next(iter(kept[keep - 1:keep]), None)
 
 
-def _beyond_newest(keep: int) -> QuerySet[Run]:
-    """Finished runs past the newest `keep` finished runs of their workflow."""
-    ranked = Run.objects.filter(status__in=FINISHED).annotate(rank=Window(
-        expression=RowNumber(), partition_by="workflow_id", order_by=["-created_at", "-id"],
-    ))
-    return ranked.filter(rank__gt=keep)
+def _cutoff(workflow_id: Any, age_cutoff: datetime | None, keep: int | None) -> datetime | None:
+    """The later of the two limits: finished runs of the workflow created before it go."""
+    count_cutoff = None if keep is None else _count_cutoff(workflow_id, keep)
+    limits = [moment for moment in (age_cutoff, count_cutoff) if moment is not None]
+    return max(limits, default=None)
+
+
+def _finished_before(workflow_id: Any, cutoff: datetime) -> QuerySet[Run]:
+    """The workflow's finished runs created before `cutoff`: a range of run_workflow_recent,
+    unordered so that each batch reads no more of it than it takes."""
+    return Run.objects.filter(workflow_id=workflow_id, created_at__lt=cutoff,
+                              status__in=FINISHED).order_by()
 
 
 def _delete_logs(run_ids: list[Any]) -> None:
@@ -61,8 +84,11 @@ def _delete_logs(run_ids: list[Any]) -> None:
 def _delete_batch(run_ids: list[Any]) -> int:
     _delete_logs(run_ids)
     with transaction.atomic():
-        # Re-checked inside the delete: a run cannot be unfinished again, but stay safe.
-        _, per_model = Run.objects.filter(id__in=run_ids, status__in=FINISHED).delete()
+        # Re-checked inside the delete (a run cannot be unfinished again, but stay safe), on
+        # rows read by id: `status__in` in the same WHERE made SQLite walk the status index.
+        rows = Run.objects.filter(id__in=run_ids).values_list("id", "status")
+        finished = [run_id for run_id, status in rows if status in FINISHED]
+        _, per_model = Run.objects.filter(id__in=finished).delete()
     return per_model.get("runner.Run", 0)
 
 
@@ -91,11 +117,14 @@ def prune_runs(*, older_than_days: int | None = None, keep_per_workflow: int | N
         keep_per_workflow = getattr(settings, "OWLGRID_RETENTION_PER_WORKFLOW", None)
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    deleted = 0
+    age_cutoff = None
     if older_than_days is not None:
-        deleted += _prune(_older_than(older_than_days), batch_size)
-    if keep_per_workflow is not None:
-        deleted += _prune(_beyond_newest(keep_per_workflow), batch_size)
+        age_cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted = 0
+    for workflow_id in Workflow.objects.order_by().values_list("id", flat=True):
+        cutoff = _cutoff(workflow_id, age_cutoff, keep_per_workflow)
+        if cutoff is not None:
+            deleted += _prune(_finished_before(workflow_id, cutoff), batch_size)
     return deleted
 
 
