@@ -13,8 +13,14 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench import sandbox  # noqa: E402 - importable once BASE_DIR is on the path
+
 
 def setup_django() -> None:
+    """Django on the bench's own database and Redis (bench/sandbox.py), migrated, the queue
+    empty. Run alone, a part opens a sandbox of its own here, before settings are read."""
+    sandbox.exit_on_sigterm()  # run.py stops a part with SIGTERM: its workers stop with it
+    sandbox.ensure()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "owlgrid_site.settings")
     import django
 
@@ -28,7 +34,7 @@ def setup_django() -> None:
 def empty_queue() -> None:
     """Start every part on an empty queue: jobs left by an earlier part or run (the load check
     stops its workers with runs still queued) would be worked through first and skew the
-    figures. The benchmarks use a Redis database of their own (REDIS_URL)."""
+    figures. It is the bench's own Redis database (bench/sandbox.py), never the app's."""
     from runner.queueing import get_queue
 
     get_queue().empty()

@@ -3,6 +3,11 @@
 Each part runs in its own process (a fresh interpreter, its own workers), prints JSON, and the
 figures are merged into bench/results/latest.json and a markdown table. A part that fails is
 reported as such with its error, never as a number.
+
+Everything runs in a sandbox (bench/sandbox.py): a temporary database of the kind DATABASE_URL
+names (SQLite by default; PostgreSQL when it is a postgres:// URL, a new database on that
+server), a temporary var dir and a Redis database of the bench's own, all removed at the end.
+The user's database and Redis are never read nor emptied.
 """
 
 from __future__ import annotations
@@ -16,9 +21,14 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from bench import sandbox  # noqa: E402 - importable once the checkout is on the path
+
 RESULTS = HERE / "results"
-PARTS = ["engine.py", "memory.py", "rq_ceiling.py", "webhook.py", "logs.py"]
+PARTS = ["engine.py", "memory.py", "rq_ceiling.py", "webhook.py", "logs.py", "history.py"]
 PART_TIMEOUT = 420
+STOP_SECONDS = 30
 
 TARGETS = {
     "engine_step_ms": "≤ 2",
@@ -29,6 +39,8 @@ TARGETS = {
     "log_lines_lost": "0",
     "worker_idle_rss_mb": "≤ 80",
     "web_idle_rss_mb": "≤ 80",
+    "history_slowdown_sync_p50": "≤ 1.1",
+    "history_slowdown_runs_per_s": "≤ 1.1",
 }
 
 # Each figure divided by its baseline from the same run (the engine's own ratio is engine.py's).
@@ -49,18 +61,35 @@ def run_part(name: str) -> dict:
     if not path.exists():
         return {f"{name}:error": "not written yet"}
     began = time.monotonic()
+    # A session of its own: Ctrl-C reaches only this process, which stops the part with
+    # SIGTERM, and the part stops its workers and Daphne before the sandbox is removed.
+    part = subprocess.Popen(  # noqa: S603
+        [sys.executable, str(path)], cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )
     try:
-        done = subprocess.run(  # noqa: S603
-            [sys.executable, str(path)], cwd=HERE, capture_output=True, text=True,
-            timeout=PART_TIMEOUT, check=False,
-        )
+        stdout, stderr = part.communicate(timeout=PART_TIMEOUT)
     except subprocess.TimeoutExpired:
+        stop_part(part)
         return {f"{name}:error": f"timed out after {PART_TIMEOUT}s"}
-    if done.returncode != 0:
-        return {f"{name}:error": done.stderr.strip().splitlines()[-1:] or ["failed"]}
-    figures = json.loads(done.stdout[done.stdout.index("{"):])
+    except BaseException:
+        stop_part(part)
+        raise
+    if part.returncode != 0:
+        return {f"{name}:error": stderr.strip().splitlines()[-1:] or ["failed"]}
+    figures = json.loads(stdout[stdout.index("{"):])
     figures[f"{name}:seconds"] = round(time.monotonic() - began, 1)
     return figures
+
+
+def stop_part(part: subprocess.Popen) -> None:
+    """SIGTERM, time to clean up (its `finally` blocks stop its processes), then SIGKILL."""
+    part.terminate()
+    try:
+        part.communicate(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        part.kill()
+        part.communicate()
 
 
 def with_ratios(results: dict) -> dict:
@@ -102,7 +131,6 @@ def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo
                 if line.startswith("model name")), platform.processor())
     versions = {"python": platform.python_version(), "django": django.get_version()}
-    sys.path.insert(0, str(HERE.parent))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "owlgrid_site.settings")
     django.setup()
     from django.db import connection
@@ -116,15 +144,29 @@ def machine() -> dict:
         else:
             cursor.execute("SELECT sqlite_version()")
         versions[connection.vendor] = cursor.fetchone()[0]
+    connection.close()  # the sandbox's database is dropped at the end: hold no connection
     return {"nproc": os.cpu_count(), "cpu": cpu, "load_average_at_start": os.getloadavg(),
             "python_loop_ns_at_start": python_loop_ns(), **versions}
 
 
+def described(box: sandbox.Sandbox) -> str:
+    """Which kind of database the run used (its URL names a temporary one)."""
+    if box.postgres_name:
+        return f"postgresql (temporary database {box.postgres_name})"
+    return "sqlite (temporary file)"
+
+
+def measured() -> dict:
+    """Every part's figures, measured in a sandbox that is gone when this returns."""
+    with sandbox.opened() as box:
+        results: dict = {"database": described(box), "machine": machine()}
+        for part in PARTS:
+            results.update(run_part(part))
+    return results
+
+
 def main() -> None:
-    results: dict = {"database": os.environ.get("DATABASE_URL", "sqlite (default)"),
-                     "machine": machine()}
-    for part in PARTS:
-        results.update(run_part(part))
+    results = measured()
     with_ratios(results)
     results["python_loop_ns_at_end"] = python_loop_ns()
     RESULTS.mkdir(exist_ok=True)
