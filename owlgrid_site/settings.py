@@ -136,9 +136,6 @@ OWLGRID_WORKERS = envconf.env_int("OWLGRID_WORKERS", 2, minimum=1)
 OWLGRID_WORKER_MEMORY_MB = envconf.env_int("OWLGRID_WORKER_MEMORY_MB", 2048, minimum=0)
 OWLGRID_WEB_MEMORY_MB = envconf.env_int("OWLGRID_WEB_MEMORY_MB", 2048, minimum=0)
 OWLGRID_LEASE_SECONDS = envconf.env_int("OWLGRID_LEASE_SECONDS", 30, minimum=2)
-# Synchronous HTTP-triggered runs the web process executes itself at once (runner/inline.py);
-# beyond that, and with 0, they go through the queue to the workers.
-OWLGRID_INLINE_RUNS = envconf.env_int("OWLGRID_INLINE_RUNS", 4, minimum=0)
 # Every expression render's budget (an environment may set its own): workflows/expression_limits.
 OWLGRID_EXPRESSION_TIME_LIMIT_MS = envconf.env_int("OWLGRID_EXPRESSION_TIME_LIMIT_MS", 1000,
                                                    minimum=10)

@@ -8,8 +8,7 @@ warning: viewers catch up from the database on reconnect and on their periodic r
 
 Synchronous HTTP triggers are woken through a per-run Redis list (`answer_key`): the worker
 pushes the committed response (or the run's end) to it after commit, and the waiting web request
-BLPOPs it; the database is read only when nothing came. When the run executes in the web process
-where its caller waits (runner/inline.py), the answer is handed over in-process instead.
+BLPOPs it; the database is read only when nothing came.
 """
 
 from __future__ import annotations
@@ -207,10 +206,6 @@ def run_answer_on_commit(run_id: Any, answer: dict[str, Any]) -> None:
     run ended). A list rather than pub/sub, so that a push made before the caller starts
     waiting is not lost; a caller that gets nothing re-reads the database.
     """
-    listener = _answer_listeners.get(str(run_id))
-    if listener is not None:  # the caller waits in this process (runner/inline.py)
-        transaction.on_commit(lambda: listener(answer))
-        return
     payload = json.dumps(answer, cls=DjangoJSONEncoder)
 
     def send() -> None:
@@ -225,16 +220,3 @@ def run_answer_on_commit(run_id: Any, answer: dict[str, Any]) -> None:
             logger.warning("could not wake the caller of run %s", run_id, exc_info=True)
 
     transaction.on_commit(send)
-
-
-_answer_listeners: dict[str, Any] = {}
-
-
-def listen_for_answer(run_id: Any, callback: Any) -> None:
-    """Hand this run's answers to `callback` in-process instead of pushing them to Redis: the
-    run executes in the process where its synchronous caller waits."""
-    _answer_listeners[str(run_id)] = callback
-
-
-def stop_listening_for_answer(run_id: Any) -> None:
-    _answer_listeners.pop(str(run_id), None)

@@ -1,9 +1,9 @@
 """The answer to an HTTP trigger's caller: 202 with the run's status URL, or, for a synchronous
 trigger, the run's `respond` (or its end) awaited without holding a thread.
 
-A run executing in this process (runner/inline.py) hands its answer over in-process; any other
-run's answer is pushed by its worker to a Redis list after commit, and the database, the
-record, is re-read every RECHECK_SECONDS whatever happens.
+The run's worker pushes its answer to a Redis list after commit, and the database, the record,
+is re-read every RECHECK_SECONDS whatever happens. Past the trigger's timeout the caller gets
+202 with the run's status URL; the run goes on in its worker, and can be cancelled.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import asyncio
 import json
 import time
 import weakref
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,7 @@ from django.http import HttpResponse
 from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
 
-from runner import broadcast, inline, journal, trigger_limits
+from runner import broadcast, trigger_limits
 from runner.models import Run
 
 RECHECK_SECONDS = 1.0
@@ -37,7 +36,6 @@ class Pending:
     timeout: float
     redis_key: str | None
     body: bytes
-    here: Future | None = None  # the run executes in this process (runner/inline.py)
 
 
 def finish(answer: dict[str, Any], redis_key: str | None, body: bytes) -> HttpResponse:
@@ -47,9 +45,7 @@ def finish(answer: dict[str, Any], redis_key: str | None, body: bytes) -> HttpRe
 
 
 async def answer_when_ready(pending: Pending) -> HttpResponse:
-    if pending.here is not None:
-        answer = await wait_for_inline_answer(pending)
-    elif pending.run.status in {"failed", "cancelled", "completed"}:  # e.g. a plan that failed
+    if pending.run.status in {"failed", "cancelled", "completed"}:  # e.g. a plan that failed
         row = await sync_to_async(_response_row, thread_sensitive=True)(pending.run.id)
         answer = answer_from(pending.run.id, row)
     else:
@@ -60,34 +56,6 @@ async def answer_when_ready(pending: Pending) -> HttpResponse:
     return await sync_to_async(finish, thread_sensitive=True)(
         answer, pending.redis_key, pending.body
     )
-
-
-async def wait_for_inline_answer(pending: Pending) -> dict[str, Any] | None:
-    """The answer of a run executing in this process, handed over as soon as it is committed;
-    a run that left the process (parked: a wait, a lock) is awaited through Redis like any."""
-    assert pending.here is not None
-    deadline = time.monotonic() + pending.timeout
-    try:
-        payload = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(pending.here)),
-                                         pending.timeout)
-    except TimeoutError:
-        # The caller gets the run's id (202): its insert must have been made by then.
-        recorded = await sync_to_async(journal.wait_until_recorded, thread_sensitive=True)(
-            pending.run, settings.OWLGRID_LEASE_SECONDS)
-        return None if recorded else not_recorded()
-    if payload is inline.NOT_RECORDED:
-        return not_recorded()
-    if payload is None:
-        return await wait_for_response(pending.run.id, deadline - time.monotonic())
-    return answer_from(pending.run.id, {"response": None, "error": None, **payload})
-
-
-def not_recorded() -> dict[str, Any]:
-    """A run that could not be written was not executed either: the call can be retried."""
-    error = inline.NOT_RECORDED["error"]
-    return {"status": 503, "headers": {"Retry-After": "1"},
-            "body": {"error": {"code": error["type"], "message": error["message"],
-                               "fields": []}}}
 
 
 def accepted(run: Run) -> dict[str, Any]:

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import json
 import weakref
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from environments.models import Deployment, Environment
-from runner import bindings, inline, services, trigger_limits
 from runner import hook_answers as answers
+from runner import services, trigger_limits
 from runner.trigger_access import Refusal, check_access
-from workflows.models import Trigger, Workflow, WorkflowVersion
+from workflows.models import Trigger
 from workflows.trigger_input import body_problems
 
 DEFAULT_MAX_BODY = 1024 * 1024
@@ -62,7 +60,7 @@ async def hook(request: HttpRequest, environment: str, workflow: str) -> HttpRes
 
 def handle(request: HttpRequest, environment_name: str,
            workflow_name: str) -> HttpResponse | answers.Pending:
-    environment, deployment, trigger, bindings_signature = find_trigger(
+    environment, deployment, trigger = find_trigger(
         environment_name, workflow_name, request.method or "GET")
     options = trigger.settings or {}
     max_body = int(options.get("max_body_bytes") or DEFAULT_MAX_BODY)
@@ -82,8 +80,7 @@ def handle(request: HttpRequest, environment_name: str,
                      headers={"Retry-After": str(wait)})
     trigger_input = build_input(request, body)
     check_schema(options.get("json_schema"), trigger_input["body"])
-    return start_idempotently(request, deployment, trigger, environment, trigger_input, body,
-                              bindings_signature)
+    return start_idempotently(request, deployment, trigger, environment, trigger_input, body)
 
 
 def refused(refusal: Refusal) -> Reject:
@@ -92,106 +89,22 @@ def refused(refusal: Refusal) -> Reject:
 
 
 def find_trigger(environment_name: str, workflow_name: str,
-                 method: str) -> tuple[Environment, Deployment, Trigger, tuple]:
-    """The deployed version's HTTP trigger for this method, and the signature of the
-    environment's bindings (runner/bindings.py); one 404 for every missing piece."""
-    found = deployed_route(environment_name, workflow_name)
-    if found is None or not found[0].triggers:
+                 method: str) -> tuple[Environment, Deployment, Trigger]:
+    """The deployed version's HTTP trigger for this method; one 404 for every missing piece."""
+    deployment = (Deployment.objects.select_related("environment", "version", "workflow")
+                  .filter(environment__name=environment_name, workflow__name=workflow_name,
+                          workflow__active=True).first())
+    triggers = [] if deployment is None else list(
+        deployment.version.triggers.filter(type=Trigger.Type.HTTP))
+    if not triggers:
         raise Reject(404, "not_found",
                      f"No active workflow {workflow_name!r} is deployed in {environment_name!r}.")
-    route, bindings_signature = found
-    for trigger in route.triggers:
+    for trigger in triggers:
         if method in allowed_methods(trigger):
-            return route.environment, route.deployment, trigger, bindings_signature
-    allowed = sorted({m for t in route.triggers for m in allowed_methods(t)})
+            return deployment.environment, deployment, trigger
+    allowed = sorted({m for t in triggers for m in allowed_methods(t)})
     raise Reject(405, "method_not_allowed", f"Use {', '.join(allowed)}.",
                  headers={"Allow": ", ".join(allowed)})
-
-
-@dataclass(frozen=True)
-class Route:
-    """What a trigger URL leads to: the environment, the deployment and its HTTP triggers."""
-
-    environment: Environment
-    deployment: Deployment
-    triggers: tuple[Trigger, ...]
-
-
-_ROUTES: dict[tuple[str, str], tuple[tuple, Route]] = {}
-ROUTE_CACHE_LIMIT = 1024
-
-
-def deployed_route(environment_name: str, workflow_name: str) -> tuple[Route, tuple] | None:
-    """The route behind `/hooks/<environment>/<workflow>` and the signature of its
-    environment's bindings; None when nothing active is deployed.
-
-    Loading it through the ORM (four models and the version's triggers) cost 2.6 ms per call on
-    PostgreSQL, the web tier's hottest queries. Routes are kept per process and re-used while
-    one raw query, read first, says that nothing they depend on changed: the deployment and its
-    version (published versions and their triggers never change), the workflow's activity,
-    settings and names. A change committed after that check is seen by the next call. The same
-    query reads the rows that say whether the environment's variables and connections changed,
-    which a run executed in this process then needs no query of its own for.
-    """
-    key = (environment_name, workflow_name)
-    signatures = _signatures(environment_name, workflow_name)
-    if signatures is None:
-        _ROUTES.pop(key, None)
-        return None
-    signature, bindings_signature = signatures
-    cached = _ROUTES.get(key)
-    if cached is not None and cached[0] == signature:
-        return cached[1], bindings_signature
-    route = _load_route(environment_name, workflow_name)
-    if route is None:
-        return None
-    if route.deployment.version.is_published:
-        if len(_ROUTES) >= ROUTE_CACHE_LIMIT:
-            _ROUTES.clear()
-        _ROUTES[key] = (signature, route)
-    return route, bindings_signature
-
-
-ROUTE_KIND = "route"
-
-
-def _signatures(environment_name: str, workflow_name: str) -> tuple[tuple, tuple] | None:
-    """The route's signature row and the environment's bindings rows, in one round trip."""
-    tables = {name: model._meta.db_table for name, model in
-              (("d", Deployment), ("e", Environment), ("w", Workflow), ("v", WorkflowVersion))}
-    environment_id = "(SELECT id FROM {e} WHERE name = %s)".format(**tables)  # noqa: S608
-    sql = (  # noqa: S608 - our table names; the values are parameters
-        "SELECT '{route}', CAST(d.id AS TEXT), CAST(d.version_id AS TEXT), "
-        "CAST(d.deployed_at AS TEXT), CAST(w.id AS TEXT), CAST(w.updated_at AS TEXT), "
-        "CAST(w.concurrency_limit AS TEXT), CAST(v.status AS TEXT), CAST(e.id AS TEXT) "
-        "FROM {d} d JOIN {e} e ON e.id = d.environment_id "
-        "JOIN {w} w ON w.id = d.workflow_id JOIN {v} v ON v.id = d.version_id "
-        "WHERE e.name = %s AND w.name = %s AND w.active "
-        "UNION ALL SELECT b.kind, b.id, b.at, NULL, NULL, NULL, NULL, NULL, NULL "
-        "FROM ({bindings}) b"
-    ).format(route=ROUTE_KIND, bindings=bindings.signature_sql(environment_id), **tables)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [environment_name, workflow_name, environment_name, environment_name])
-        rows = cursor.fetchall()
-    route = [tuple(row) for row in rows if row[0] == ROUTE_KIND]
-    if not route:
-        return None
-    return route[0], bindings.signature_of([row[:3] for row in rows if row[0] != ROUTE_KIND])
-
-
-def _load_route(environment_name: str, workflow_name: str) -> Route | None:
-    # At most one deployment per (workflow, environment): no ORDER BY needed (`first()` would
-    # add the model's ordering and its joins).
-    deployment = next(iter(
-        Deployment.objects.select_related("environment", "version", "workflow")
-        .filter(environment__name=environment_name, workflow__name=workflow_name,
-                workflow__active=True)
-        .order_by()[:1]
-    ), None)
-    if deployment is None:
-        return None
-    triggers = tuple(deployment.version.triggers.filter(type=Trigger.Type.HTTP))
-    return Route(deployment.environment, deployment, triggers)
 
 
 def allowed_methods(trigger: Trigger) -> list[str]:
@@ -230,8 +143,8 @@ def check_schema(schema: dict | None, body: Any) -> None:
 
 
 def start_idempotently(request: HttpRequest, deployment: Deployment, trigger: Trigger,
-                       environment: Environment, trigger_input: dict, body: bytes,
-                       bindings_signature: tuple | None = None) -> HttpResponse | answers.Pending:
+                       environment: Environment, trigger_input: dict,
+                       body: bytes) -> HttpResponse | answers.Pending:
     key = request.headers.get("Idempotency-Key")
     redis_key = None
     if key:
@@ -246,26 +159,17 @@ def start_idempotently(request: HttpRequest, deployment: Deployment, trigger: Tr
         if claim.state == "replay":
             return answers.as_http(claim.response, replayed=True)
     options = trigger.settings or {}
-    sync = options.get("mode", "async") == "sync"
-    # A synchronous run executes right here when this process has a free slot (no queue hop).
-    slot = inline.reserve() if sync else None
     try:
+        # Every run executes on a worker, under its limits; a synchronous caller waits for
+        # the answer (or gets 202 and the run's status URL once its timeout has passed).
         run = services.run_start(workflow=deployment.workflow, version=deployment.version,
                                  environment=environment, trigger=trigger, trigger_type="http",
-                                 trigger_input=trigger_input,
-                                 claimed_by=inline.identity() if slot else None,
-                                 defer=bool(slot))
+                                 trigger_input=trigger_input)
     except BaseException:
-        if slot:
-            slot.release()
         if redis_key:
             trigger_limits.forget(redis_key)
         raise
-    if sync:
+    if options.get("mode", "async") == "sync":
         timeout = min(float(options.get("timeout", DEFAULT_SYNC_TIMEOUT)), 60.0)
-        here = None
-        if slot:
-            here = inline.start(run, slot, bindings.load_bindings(environment,
-                                                                  signature=bindings_signature))
-        return answers.Pending(run, timeout, redis_key, body, here)
+        return answers.Pending(run, timeout, redis_key, body)
     return answers.finish(answers.accepted(run), redis_key, body)

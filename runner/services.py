@@ -45,12 +45,9 @@ def run_start(
     retry_of: Run | None = None,
     is_test: bool = False,
     run_id: uuid.UUID | None = None,
-    claimed_by: str | None = None,
-    defer: bool = False,
 ) -> Run:
-    """Create a run pinned to a version and queue it (or lease it to `claimed_by`, which then
-    executes it, and with `defer` inserts it with its first write: `journal.create_run`); an
-    invalid plan fails the run at once."""
+    """Create a run pinned to a version and queue it for a worker; an invalid plan fails the
+    run at once."""
     version = version or resolve_version(workflow=workflow, environment=environment)
     fields: dict[str, Any] = {
         "workflow": workflow,
@@ -77,7 +74,7 @@ def run_start(
                 "problems": exc.problems,
             })
         return run
-    return journal.create_run(claimed_by=claimed_by, defer=defer, **fields)
+    return journal.create_run(**fields)
 
 
 class InputRejected(ValidationError):

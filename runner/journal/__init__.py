@@ -2,8 +2,7 @@
 (taskflow's storage facade). The engine and the rest of `runner` call what is listed here.
 
 The contract:
-- `create_run`: insert a queued run (its job is queued on commit), or one leased to its
-  executor from the start, possibly inserted by that executor's first write (`creation`);
+- `create_run`: insert a queued run (its job is queued on commit);
 - `claim_run` / `claim`: take a free lease of a run that has something to do, once;
 - `commit`: write a step's events and log lines, fenced by the lease (`LeaseLost`);
 - `park`: release the executor, the run waiting for a deadline or a wake-up;
@@ -17,12 +16,7 @@ ORM's `update`, `bulk_create`, `save` and `transaction.atomic`.
 """
 
 from runner.journal.approvals import record_decision
-from runner.journal.creation import (
-    Creation,
-    creation_pending,
-    record_creation,
-    wait_until_recorded,
-)
+from runner.journal.claims import RESUMED, SCHEDULER_PRECISION, claim, claim_run
 from runner.journal.lifecycle import (
     already_due,
     cancelled_error,
@@ -39,10 +33,6 @@ from runner.journal.locks import (
 )
 from runner.journal.records import RUN_KEY, LeaseLost, event_like, lease_delta
 from runner.journal.runs import (
-    RESUMED,
-    SCHEDULER_PRECISION,
-    claim,
-    claim_run,
     copy_completed_steps,
     create_run,
     requeue,
@@ -56,7 +46,6 @@ __all__ = [
     "RESUMED",
     "RUN_KEY",
     "SCHEDULER_PRECISION",
-    "Creation",
     "LeaseLost",
     "Run",
     "already_due",
@@ -66,7 +55,6 @@ __all__ = [
     "concurrency_blocked",
     "copy_completed_steps",
     "create_run",
-    "creation_pending",
     "event_like",
     "cancelled_error",
     "fail_without_lease",
@@ -74,14 +62,12 @@ __all__ = [
     "heartbeat",
     "lease_delta",
     "park",
-    "record_creation",
     "record_decision",
     "release_lock",
     "request_cancel",
     "requeue",
     "take_concurrency_slot",
     "try_acquire_lock",
-    "wait_until_recorded",
     "wake",
     "wake_first_waiter",
 ]

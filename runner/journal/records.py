@@ -36,11 +36,6 @@ def run_event(run: Run, status: str, **fields: Any) -> StepEvent:
     )
 
 
-def creation_events(run: Run, executor: str) -> list[StepEvent]:
-    """The first events of a run created already leased to `executor`: queued, then running."""
-    return [run_event(run, RunStatus.QUEUED), run_event(run, RunStatus.RUNNING, worker=executor)]
-
-
 def event_like(event: StepEvent, **changes: Any) -> StepEvent:
     """A new event for the same step, with some fields changed."""
     fields = {"run": event.run, "step_key": event.step_key, "action_name": event.action_name,

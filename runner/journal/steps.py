@@ -13,7 +13,6 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from runner.journal import creation
 from runner.journal.records import (
     LeaseLost,
     announce,
@@ -29,27 +28,19 @@ def fence(run: Run, worker: str, **columns: Any) -> bool:
     """Renew the run's lease, writing `columns` of the run with it; return its cancel flag.
     Raises `LeaseLost` when `worker` no longer holds the lease.
 
-    Call it inside the write's transaction, before the write's other rows. A run whose insert
-    was deferred is inserted here instead: no one else can hold its lease yet. The common case
+    Call it inside the write's transaction, before the write's other rows. The common case
     (not cancelled) is one UPDATE; only a cancelled run, or a lost lease, costs a second.
     """
-    if creation.creation_pending(run):
-        creation.write(run, columns)
-        return bool(run.cancel_requested)
     columns = {"lease_expires_at": timezone.now() + lease_delta(), **columns}
-    mine = Run.objects.filter(id=run.id, lease_owner=worker)
-    if mine.filter(cancel_requested=False).update(**columns):
+    if Run.objects.filter(id=run.id, lease_owner=worker, cancel_requested=False).update(**columns):
         return False
-    if mine.update(**columns):
+    if Run.objects.filter(id=run.id, lease_owner=worker).update(**columns):
         return True
     raise LeaseLost(f"worker {worker} lost the lease of run {run.id}")
 
 
 def heartbeat(run: Run, worker: str) -> bool:
-    """Renew the lease of a run being executed; returns its cancel flag. A deferred run not
-    committed yet has no lease to renew: it starts with the executor's first write."""
-    if creation.unrecorded(run):
-        return bool(run.cancel_requested)
+    """Renew the lease of a run being executed; returns its cancel flag."""
     return fence(run, worker)
 
 

@@ -100,69 +100,6 @@ def test_a_zombie_whose_lease_went_during_the_last_step_keeps_neither_it_nor_the
     assert not held.finished_at and not held.result
 
 
-@pytest.fixture
-def deferred(redis_conn):
-    """A run leased to its executor at creation, inserted by its first write (inline runs)."""
-    workflow, version = publish_workflow("deferred", [
-        {"name": "one", "type": "set_variable", "inputs": {"name": "x", "value": 1}},
-    ])
-    return services.run_start(workflow=workflow, version=version, trigger_type="http",
-                              trigger_input={}, claimed_by="web-a", defer=True)
-
-
-def step_events(name):
-    return [{"step_key": name, "action_name": name, "action_type": "set_variable",
-             "status": "running", "previous": None},
-            {"step_key": name, "action_name": name, "action_type": "set_variable",
-             "status": "completed", "previous": "running", "output": {"x": 1}}]
-
-
-def journal_of(run):
-    return list(StepEvent.objects.filter(run_id=run.id).order_by("id")
-                .values_list("step_key", "status", "worker"))
-
-
-def test_a_deferred_run_is_written_by_its_first_commit_and_not_before(deferred,
-                                                                      django_assert_num_queries):
-    assert not Run.objects.filter(id=deferred.id).exists()
-    with django_assert_num_queries(0):  # nothing to renew yet: the lease starts with the insert
-        assert journal.heartbeat(deferred, "web-a") is False
-    cancel = journal.commit(deferred, "web-a", events=step_events("one"),
-                            lines=[{"seq": 1, "step_key": "one", "message": "hello"}])
-    assert cancel is False
-    stored = Run.objects.get(id=deferred.id)
-    assert (stored.status, stored.lease_owner, stored.next_log_seq) == ("running", "web-a", 2)
-    assert stored.lease_expires_at > timezone.now()
-    assert journal_of(deferred) == [("", "not_started", ""), ("", "running", "web-a"),
-                                    ("one", "running", "web-a"), ("one", "completed", "web-a")]
-    assert list(stored.log_lines.values_list("message", flat=True)) == ["hello"]
-    assert journal.heartbeat(deferred, "web-a") is False  # now fenced like any run
-    journal.commit(deferred, "web-a", events=step_events("two"), lines=[])  # no second insert
-    assert Run.objects.filter(id=deferred.id).count() == 1 and len(journal_of(deferred)) == 6
-
-
-def test_a_deferred_run_that_ends_at_its_first_write_is_written_finished(deferred):
-    journal.finish(deferred, "web-a", status="completed", result={"output": 1},
-                   events=step_events("one"), response={"status": 200, "body": "ok"})
-    stored = Run.objects.get(id=deferred.id)
-    assert (stored.status, stored.lease_owner, stored.result) == ("completed", "", {"output": 1})
-    assert stored.finished_at is not None and stored.response["body"] == "ok"
-    assert journal_of(deferred) == [("", "not_started", ""), ("", "running", "web-a"),
-                                    ("one", "running", "web-a"), ("one", "completed", "web-a"),
-                                    ("", "completed", "web-a")]
-
-
-def test_a_workflow_under_a_concurrency_limit_is_inserted_at_once(redis_conn):
-    workflow, version = publish_workflow("limited", [
-        {"name": "one", "type": "set_variable", "inputs": {"name": "x", "value": 1}},
-    ])
-    workflow.concurrency_limit = 1
-    workflow.save()
-    run = services.run_start(workflow=workflow, version=version, trigger_type="http",
-                             trigger_input={}, claimed_by="web-a", defer=True)
-    assert Run.objects.filter(id=run.id, lease_owner="web-a").exists()
-
-
 def test_what_a_step_writes_is_stored_character_for_character(run):
     """Events and lines travel to PostgreSQL as one JSON document per write: quotes,
     backslashes, newlines, non-ASCII text and JSON nulls inside values come back as they were;

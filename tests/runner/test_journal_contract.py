@@ -76,15 +76,6 @@ def test_a_created_run_is_queued_with_its_job_only_once_committed(workflow):
     assert run_events(run) == [("not_started", "")]
 
 
-def test_a_run_created_for_its_executor_is_leased_to_it_and_not_queued(workflow):
-    run = new_run(workflow, claimed_by="web-a")
-    row = stored(run)
-    assert (row.status, row.lease_owner, row.job_id) == ("running", "web-a", "")
-    assert row.lease_expires_at > timezone.now() and row.started_at is not None
-    assert run_events(run) == [("not_started", ""), ("running", "web-a")]
-    assert not queued_job_ids()
-
-
 # --- claim --------------------------------------------------------------------------------
 
 
@@ -112,6 +103,17 @@ def test_an_expired_lease_is_reclaimed_as_a_resumed_run(claimed):
     assert run_events(claimed)[-1] == ("running", "worker-b")
     resumed = StepEvent.objects.filter(run_id=claimed.id, step_key="").order_by("-id").first()
     assert resumed.output == {"resumed": True}
+
+
+def test_a_run_whose_executors_died_holding_it_twice_is_failed_not_claimed(claimed):
+    journal.commit(claimed, "worker-a", events=[step("running")], lines=[])
+    expire_lease(claimed)
+    assert journal.claim(claimed.id, "worker-b") is not None  # its first holder died
+    expire_lease(claimed)
+    assert journal.claim(claimed.id, "worker-c") is None  # and its second
+    row = stored(claimed)
+    assert (row.status, row.lease_owner, row.error["type"]) == ("failed", "", "poison_run")
+    assert "'one'" in row.error["message"]
 
 
 def test_a_finished_run_is_never_claimed(claimed):
@@ -319,48 +321,3 @@ def test_a_retry_starts_with_the_completed_leaf_steps_of_its_source(workflow, cl
                 .values_list("step_key", "status", "output", "worker")) == [
         ("one", "completed", 1, "copied")]
     assert journal.claim_run(retry.id, "worker-b")[1] is False  # not a fresh journal
-
-
-# --- deferred creation ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def deferred(workflow):
-    return new_run(workflow, claimed_by="web-a", defer=True)
-
-
-def test_a_deferred_run_is_inserted_by_its_executor_s_first_write(deferred):
-    assert not Run.objects.filter(id=deferred.id).exists()
-    assert journal.creation_pending(deferred)
-    assert journal.commit(deferred, "web-a", events=[step("running")],
-                          lines=[{"seq": 1, "message": "first"}]) is False
-    assert not journal.creation_pending(deferred)
-    assert journal.wait_until_recorded(deferred, 0)
-    row = stored(deferred)
-    assert (row.status, row.lease_owner, row.next_log_seq) == ("running", "web-a", 2)
-    assert list(StepEvent.objects.filter(run_id=deferred.id).order_by("id")
-                .values_list("step_key", "status")) == [
-        ("", "not_started"), ("", "running"), ("one", "running")]
-    journal.commit(deferred, "web-a", events=[step("completed", "running")], lines=[])
-    assert Run.objects.filter(id=deferred.id).count() == 1  # fenced as any run from then on
-
-
-def test_a_deferred_run_s_failed_first_write_leaves_nothing_and_is_recorded_later(deferred):
-    with pytest.raises(RuntimeError), transaction.atomic():
-        journal.commit(deferred, "web-a", events=[step("running")], lines=[])
-        raise RuntimeError("the write's transaction is rolled back")
-    assert not Run.objects.filter(id=deferred.id).exists()
-    assert not journal.wait_until_recorded(deferred, 0)
-    journal.record_creation(deferred)  # its executor stopped: inserted as it is, for a worker
-    assert journal.wait_until_recorded(deferred, 0)
-    assert stored(deferred).lease_owner == "web-a"
-    assert [status for status, _ in run_events(deferred)] == ["not_started", "running"]
-    expire_lease(deferred)
-    assert journal.claim(deferred.id, "worker-b") is not None
-
-
-def test_a_deferred_run_inside_a_caller_s_transaction_is_inserted_at_once(workflow):
-    with transaction.atomic():
-        run = new_run(workflow, claimed_by="web-a", defer=True)
-        assert Run.objects.filter(id=run.id).exists()
-    assert not journal.creation_pending(run)

@@ -20,7 +20,7 @@ from access.models import SecurityGroup
 from access.tokens import token_create
 from environments import secrets
 from environments.models import Deployment, Variable
-from runner import inline, journal
+from runner import services
 from runner.models import Run, StepEvent
 from runner.queueing import get_queue
 from tests.execution import wait_for_run, wait_until
@@ -92,9 +92,10 @@ def test_async_call_returns_202_with_the_run(deploy, url, token):
 WAIT_5S = [{"name": "pause", "type": "wait", "inputs": {"seconds": 5}}]
 
 
-def test_sync_call_is_answered_by_the_web_process_itself(deploy, url, token, redis_conn):
-    """No worker runs: the process that took the call executes the run (runner/inline.py)."""
+def test_sync_call_is_answered_by_a_worker(deploy, url, token, workers):
+    """The web process never executes a run: the worker does, and the caller gets its answer."""
     deploy(mode="sync", timeout=20)
+    workers.start(1)
     response = httpx.post(url, json={"id": "A2"}, headers=auth(token), timeout=30)
     run = wait_for_run(Run.objects.get().id)
     assert response.status_code == 201, (run.status, run.error, response.text)
@@ -102,17 +103,13 @@ def test_sync_call_is_answered_by_the_web_process_itself(deploy, url, token, red
     assert response.json()["echo"] == {"id": "A2"}
     assert run.status == "completed" and run.response["status"] == 201
     steps = StepEvent.objects.filter(run=run).exclude(step_key="")
-    assert {event.worker for event in steps} == {inline.identity()}
-    assert list(StepEvent.objects.filter(run=run, step_key="").values_list("status", flat=True)) \
-        == ["not_started", "running", "completed"]
-    assert len(get_queue()) == 0  # nothing went through the queue
+    assert all(":web-" not in event.worker for event in steps)
 
 
-def test_sync_run_is_written_with_its_first_step_and_before_any_call_it_makes(
-        deploy, url, token, settings, http_peer, redis_conn):
-    """The run's insert waits for its first write (one durable write fewer per call), and that
-    write comes before anything outside the database can see the run: the peer called by the
-    second step finds the run and the first step's result already committed."""
+def test_sync_run_is_recorded_before_any_call_it_makes(deploy, url, token, settings, http_peer,
+                                                       workers):
+    """The run and its first step's result are committed before anything outside the
+    database can see the run: the peer called by the second step finds them."""
     settings.OWLGRID_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
     seen_by_peer = []
 
@@ -125,119 +122,62 @@ def test_sync_run_is_written_with_its_first_step_and_before_any_call_it_makes(
     http_peer.reply = reply
     deploy(mode="sync", timeout=20, before_answer=[
         {"name": "call", "type": "http_request", "inputs": {"url": http_peer.url}}])
+    workers.start(1, OWLGRID_OUTBOUND_ALLOWLIST="127.0.0.1")
     response = httpx.post(url, json={"id": "A5"}, headers=auth(token), timeout=30)
     assert response.status_code == 201, response.text
     assert seen_by_peer == [[("", "not_started"), ("", "running"), ("note", "running"),
                              ("note", "completed"), ("call", "running")]]
-    run = wait_for_run(Run.objects.get().id)
-    assert list(StepEvent.objects.filter(run=run).order_by("id")
-                .values_list("step_key", "status")) == [
-        ("", "not_started"), ("", "running"), ("note", "running"), ("note", "completed"),
-        ("call", "running"), ("call", "completed"), ("answer", "running"),
-        ("answer", "completed"), ("", "completed")]
 
 
-def test_sync_run_stopped_before_its_first_write_is_recorded_for_a_worker(
-        deploy, url, token, monkeypatch, redis_conn):
-    """An inline execution that breaks before writing anything still leaves the run in the
-    database, leased to this process: once the lease expires a worker resumes it."""
-    def broken(engine):
-        raise RuntimeError("broken before the first write")
-
-    monkeypatch.setattr(inline.Engine, "execute", broken)
-    deploy(mode="sync", timeout=1)
-    response = httpx.post(url, json={}, headers=auth(token), timeout=30)
-    assert response.status_code == 202
-    run = Run.objects.get(id=response.json()["run_id"])
-    assert run.status == "running" and run.lease_owner == inline.identity()
-    assert list(StepEvent.objects.filter(run=run).values_list("status", flat=True)) == [
-        "not_started", "running"]
+SPIN = ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}")
 
 
-def test_a_caller_whose_timeout_passes_before_the_first_write_gets_an_id_that_exists(
-        deploy, url, token, monkeypatch, redis_conn):
-    """A 202 hands out the run's id: it waits for the run's insert (the engine is held until
-    the trigger's timeout has passed and the web process goes on to hand out the id)."""
-    execute = inline.Engine.execute
-    wait_until_recorded = journal.wait_until_recorded
-    timed_out = threading.Event()
-
-    def noting_the_timeout(run, timeout):
-        timed_out.set()
-        return wait_until_recorded(run, timeout)
-
-    def slow_to_start(engine):
-        timed_out.wait(timeout=10)  # without it, no 202 should wait for the insert either
-        execute(engine)
-
-    monkeypatch.setattr(journal, "wait_until_recorded", noting_the_timeout)
-    monkeypatch.setattr(inline.Engine, "execute", slow_to_start)
-    deploy(mode="sync", timeout=0.5)
-    response = httpx.post(url, json={}, headers=auth(token), timeout=30)
-    assert response.status_code == 202
-    assert Run.objects.filter(id=response.json()["run_id"]).exists()
-    assert wait_for_run(response.json()["run_id"]).status == "completed"
-
-
-def test_sync_run_that_cannot_be_recorded_is_refused_with_503_and_leaves_nothing(
-        deploy, url, token, monkeypatch, redis_conn):
-    """Only a failing database can make the deferred insert fail, which a test cannot cause at
-    that exact moment: the engine and the insert are made to fail instead."""
-    def broken(*args, **kwargs):
-        raise RuntimeError("database unavailable")
-
-    monkeypatch.setattr(inline.Engine, "execute", broken)
-    monkeypatch.setattr(inline.journal, "record_creation", broken)
-    deploy(mode="sync", timeout=5)
-    response = httpx.post(url, json={}, headers=auth(token), timeout=30)
-    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
-    assert response.json()["error"]["code"] == "not_recorded"
-    assert nothing_started()
-
-
-def test_sync_call_goes_through_a_worker_when_inline_runs_are_off(deploy, url, token, workers,
-                                                                 settings):
-    settings.OWLGRID_INLINE_RUNS = 0
-    deploy(mode="sync", timeout=20)
+def test_a_spinning_sync_run_answers_202_in_time_and_can_be_cancelled(
+        deploy, url, token, workers, environments):
+    """The caller gets 202 and the status URL within its timeout (+1 s); the run goes on in
+    its worker, never in the web process, and a cancel stops it."""
+    environments["dev"].expression_time_limit_ms = 60_000
+    environments["dev"].save()
+    deploy(mode="sync", timeout=1, before_answer=[
+        {"name": "spin", "type": "set_variable", "inputs": {"name": "x", "value": SPIN}}])
     workers.start(1)
-    response = httpx.post(url, json={"id": "A3"}, headers=auth(token), timeout=30)
-    run = Run.objects.get()
-    assert response.status_code == 201, (run.status, run.error, response.text)
-    assert response.json()["echo"] == {"id": "A3"}
-    assert ":web-" not in StepEvent.objects.filter(run=run, step_key="answer").first().worker
+    wait_until(workers_ready)
+    began = time.monotonic()
+    response = httpx.post(url, json={}, headers=auth(token), timeout=30)
+    assert response.status_code == 202, response.text
+    assert time.monotonic() - began < 2.0
+    run = Run.objects.get(id=response.json()["run_id"])
+    assert response.json()["status_url"].endswith(f"/api/runs/{run.id}")
+    wait_until(lambda: Run.objects.get(id=run.id).status == "running")
+    assert ":web-" not in Run.objects.get(id=run.id).lease_owner
+    assert services.run_cancel(run=run, requested_by="ana")
+    assert wait_for_run(run.id, timeout=10).status == "cancelled"
 
 
-def test_sync_call_goes_through_the_queue_when_every_inline_slot_is_busy(
-        deploy, url, token, workers, settings):
-    settings.OWLGRID_INLINE_RUNS = 1
-    deploy(mode="sync", timeout=20)
-    slot = inline.reserve()  # another call holds the only slot
-    try:
-        assert inline.reserve() is None
-        workers.start(1)
-        response = httpx.post(url, json={"id": "A4"}, headers=auth(token), timeout=30)
-    finally:
-        slot.release()
-    assert response.status_code == 201
-    answered_by = StepEvent.objects.get(run=Run.objects.get(), step_key="answer",
-                                        status="completed").worker
-    assert answered_by != inline.identity()
+def workers_ready() -> bool:
+    from rq import Worker
+
+    from runner.queueing import redis_connection
+
+    return bool(Worker.all(connection=redis_connection()))
 
 
 def test_sync_call_without_an_answer_in_time_gets_202(deploy, url, token, settings, redis_conn):
-    settings.OWLGRID_INLINE_RUNS = 0
     deploy(mode="sync", timeout=0.5)  # queued, and no worker: nothing will answer
     response = httpx.post(url, json={}, headers=auth(token))
     assert response.status_code == 202 and "run_id" in response.json()
     assert Run.objects.get().status == "queued"
 
 
-def test_sync_run_that_parks_answers_202_and_waits_for_a_worker(deploy, url, token, redis_conn):
-    deploy(mode="sync", timeout=0.5, before_answer=WAIT_5S)
+def test_sync_run_that_parks_answers_202_and_waits(deploy, url, token, workers):
+    deploy(mode="sync", timeout=2, before_answer=WAIT_5S)
+    workers.start(1)
+    wait_until(workers_ready)
     response = httpx.post(url, json={}, headers=auth(token))
     assert response.status_code == 202
-    run = Run.objects.get(id=response.json()["run_id"])
-    assert run.status == "waiting" and run.lease_owner == ""  # it left the web process
+    run_id = response.json()["run_id"]
+    wait_until(lambda: Run.objects.get(id=run_id).status == "waiting")
+    assert Run.objects.get(id=run_id).lease_owner == ""  # it holds no worker while it waits
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer og_nope_nope"},
@@ -358,15 +298,14 @@ def test_idempotency_key_replays_refuses_other_bodies(deploy, url, token):
 
 
 def test_concurrent_duplicate_is_409(deploy, url, token, workers):
-    # The run parks on its wait and no worker runs: the first call waits for its answer.
+    # No worker runs: the first call's run stays queued, and its caller waits for the answer.
     deploy(mode="sync", timeout=3, before_answer=WAIT_5S)
     headers = {**auth(token), "Idempotency-Key": "order-2"}
     results = []
     first = threading.Thread(target=lambda: results.append(
         httpx.post(url, json={}, headers=headers, timeout=10).status_code))
     first.start()
-    # The first call's run is parked on its wait: its caller waits for the answer meanwhile.
-    wait_until(lambda: Run.objects.filter(status="waiting").exists(), timeout=3)
+    wait_until(lambda: Run.objects.exists(), timeout=3)
     second = httpx.post(url, json={}, headers=headers)
     first.join()
     assert second.status_code == 409
@@ -414,7 +353,7 @@ def test_bad_signatures_are_401(hmac_trigger, url, tamper):
 
 def test_every_change_to_what_a_url_leads_to_is_seen_by_the_next_call(deploy, url, token,
                                                                         redis_conn):
-    """Routes are re-used between calls (runner.hooks.deployed_route): never a stale one."""
+    """Each call finds what is deployed now: never a stale route."""
     from workflows.services import workflow_set_active
 
     workflow = deploy(mode="async")
@@ -431,9 +370,8 @@ def test_every_change_to_what_a_url_leads_to_is_seen_by_the_next_call(deploy, ur
 
 
 def test_every_change_to_the_environment_is_seen_by_the_next_sync_run(environments, ops_group,
-                                                                     url, token, redis_conn):
-    """A sync call reads the environment's bindings with its route (runner.hooks._signatures)
-    and the run executed in the web process uses them: never stale ones."""
+                                                                     url, token, workers):
+    """A worker's runs use the environment's bindings as they are now: never stale ones."""
     from environments.services import variable_set
 
     version = workflow_import(document={
@@ -446,6 +384,7 @@ def test_every_change_to_the_environment_is_seen_by_the_next_sync_run(environmen
     }, publish=True)
     Deployment.objects.create(workflow=version.workflow, environment=environments["dev"],
                               version=version)
+    workers.start(1)
 
     def answer():
         response = httpx.post(url, json={}, headers=auth(token), timeout=30)
