@@ -181,8 +181,9 @@ def test_environments_are_relabelled_and_moved_along_the_chain(environments, adm
     client = session(admin_user)
     moved = client.patch("/api/environments/prod", {"label": "Live", "move": "up"},
                          content_type="application/json")
-    assert moved.status_code == 200 and moved.json() == {"name": "prod", "label": "Live",
-                                                         "position": 2}
+    assert moved.status_code == 200 and moved.json() == {
+        "name": "prod", "label": "Live", "position": 2, "expression_time_limit_ms": None,
+        "expression_size_limit": None}
     names = [e["name"] for e in client.get("/api/environments").json()]
     assert names == ["dev", "prod", "staging"]
     bad = client.patch("/api/environments/prod", {"move": "sideways"},
@@ -190,3 +191,23 @@ def test_environments_are_relabelled_and_moved_along_the_chain(environments, adm
     assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["path"] == "payload.move"
     assert client.patch("/api/environments/moon", {"label": "x"},
                         content_type="application/json").status_code == 404
+
+
+def test_an_environment_sets_its_expression_budgets_and_bad_ones_change_nothing(environments,
+                                                                              admin_user):
+    client = session(admin_user)
+    changed = client.patch("/api/environments/prod", {"expression_time_limit_ms": 250,
+                                                      "expression_size_limit": 50_000},
+                           content_type="application/json")
+    assert changed.status_code == 200
+    assert (changed.json()["expression_time_limit_ms"],
+            changed.json()["expression_size_limit"]) == (250, 50_000)
+    bad = client.patch("/api/environments/prod", {"expression_time_limit_ms": 5},
+                       content_type="application/json")
+    assert bad.status_code == 400
+    assert bad.json()["error"]["fields"][0]["path"] == "expression_time_limit_ms"
+    environments["prod"].refresh_from_db()
+    assert environments["prod"].expression_time_limit_ms == 250
+    back = client.patch("/api/environments/prod", {"expression_time_limit_ms": 0},
+                        content_type="application/json")
+    assert back.json()["expression_time_limit_ms"] is None  # the site's default again
