@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from access.models import ApiToken, SecurityGroup
 
@@ -15,5 +16,5 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_filter = ["group"]
     readonly_fields = ["prefix", "token_hash", "created_at", "last_used_at"]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # tokens are created through the UI or `manage.py create_token`, shown once

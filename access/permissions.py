@@ -6,7 +6,8 @@ group is one of the workflow's perimeters; administrators' groups and superusers
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+import uuid
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, Q, QuerySet
@@ -14,11 +15,27 @@ from django.db.models import Model, Q, QuerySet
 from access.models import SecurityGroup
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser, User
+    from django.db.models.fields.related_descriptors import ManyRelatedManager
 
-# A workflow: any model with `perimeters`, a many-to-many to SecurityGroup (related name
-# "workflows"). This layer names no app above it.
-Workflow = Model
+    # The acting user of a browser session, typed as `request.user` is.
+    AnyUser: TypeAlias = User | AnonymousUser
+    # Who acts: a user (browser session) or a security group (an API token's).
+    Principal: TypeAlias = SecurityGroup | User | AnonymousUser
+
+
+class Workflow(Protocol):
+    """A workflow as this layer sees it: a model whose `perimeters` are a many-to-many to
+    SecurityGroup (related name "workflows"). This layer names no app above it."""
+
+    @property
+    def pk(self) -> uuid.UUID: ...
+
+    @property
+    def perimeters(self) -> ManyRelatedManager[SecurityGroup, Any]: ...
+
+
+_M = TypeVar("_M", bound=Model)
 
 WorkflowRight = Literal["view", "edit", "run", "approve"]
 RIGHT_FIELDS: dict[str, str] = {
@@ -29,27 +46,25 @@ RIGHT_FIELDS: dict[str, str] = {
 }
 
 
-def is_administrator(user: AbstractBaseUser) -> bool:
+def is_administrator(user: AnyUser) -> bool:
     if not user.is_authenticated or not user.is_active:
         return False
     return user.is_superuser or user.security_groups.filter(is_admin=True).exists()
 
 
-def groups_with_right(user: AbstractBaseUser, right: WorkflowRight) -> QuerySet[SecurityGroup]:
+def groups_with_right(user: User, right: WorkflowRight) -> QuerySet[SecurityGroup]:
     return user.security_groups.filter(**{RIGHT_FIELDS[right]: True})
 
 
-def user_has_workflow_right(
-    user: AbstractBaseUser, workflow: Workflow, right: WorkflowRight
-) -> bool:
+def user_has_workflow_right(user: AnyUser, workflow: Workflow, right: WorkflowRight) -> bool:
     if is_administrator(user):
         return True
     if not user.is_authenticated or not user.is_active:
         return False
-    return groups_with_right(user, right).filter(workflows=workflow).exists()
+    return groups_with_right(user, right).filter(workflows=workflow.pk).exists()
 
 
-def workflows_visible_to(user: AbstractBaseUser, queryset: QuerySet) -> QuerySet:
+def workflows_visible_to(user: AnyUser, queryset: QuerySet[_M]) -> QuerySet[_M]:
     """Filter a Workflow queryset down to the perimeter the user may view."""
     if is_administrator(user):
         return queryset
@@ -70,14 +85,16 @@ def group_has_workflow_right(
     return workflow.perimeters.filter(id=group.id).exists()
 
 
-def principal_has_workflow_right(principal: Any, workflow: Workflow, right: WorkflowRight) -> bool:
+def principal_has_workflow_right(
+    principal: Principal, workflow: Workflow, right: WorkflowRight
+) -> bool:
     """A principal is a user (browser session) or a security group (API token)."""
     if isinstance(principal, SecurityGroup):
         return group_has_workflow_right(principal, workflow, right)
     return user_has_workflow_right(principal, workflow, right)
 
 
-def workflows_visible_to_principal(principal: Any, queryset: QuerySet) -> QuerySet:
+def workflows_visible_to_principal(principal: Principal, queryset: QuerySet[_M]) -> QuerySet[_M]:
     if isinstance(principal, SecurityGroup):
         if principal.is_admin:
             return queryset
@@ -87,7 +104,7 @@ def workflows_visible_to_principal(principal: Any, queryset: QuerySet) -> QueryS
     return workflows_visible_to(principal, queryset)
 
 
-def creator_perimeters(principal: Any) -> list[SecurityGroup]:
+def creator_perimeters(principal: Principal) -> list[SecurityGroup]:
     """The groups a new workflow joins so that its creator may edit it; refused without the
     edit right. An API token's workflow joins the token's group."""
     if isinstance(principal, SecurityGroup):
@@ -95,6 +112,8 @@ def creator_perimeters(principal: Any) -> list[SecurityGroup]:
             raise PermissionDenied("This token's group has no edit right: it may not create "
                                    "workflows.")
         return [principal]
+    if not principal.is_authenticated:  # behind login: an anonymous visitor never gets here
+        raise PermissionDenied("You need a security group with the edit right.")
     groups = list(principal.security_groups.filter(can_edit=True))
     if not groups and not is_administrator(principal):
         raise PermissionDenied("You need a security group with the edit right.")

@@ -1,7 +1,7 @@
 """Read OwlGrid's configuration from the process environment, failing loudly on bad values.
 
 Each reader names the variable and what was wrong, so a typo in a deployment stops the process
-at start-up instead of surfacing later as a strange behaviour (healthchecks' `envbool` style).
+at start-up instead of surfacing later as a strange behaviour.
 """
 
 from __future__ import annotations
@@ -11,10 +11,15 @@ import binascii
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from dj_database_url import DBConfig
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
@@ -67,7 +72,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def read_or_create_secret(path: Path, make: callable) -> str:  # type: ignore[valid-type]
+def read_or_create_secret(path: Path, make: Callable[[], str]) -> str:
     """Return the secret stored at `path`, generating it on first run (never in the repo)."""
     if path.exists():
         value = path.read_text().strip()
@@ -91,9 +96,9 @@ def secret_key(var_dir: Path) -> str:
 
 
 def fernet_key_is_valid(key: str) -> bool:
-    """What cryptography's `Fernet(key)` accepts, checked without importing cryptography (its
-    Rust bindings are ≈ 8 MB resident; docs/performance.md): url-safe base64 of 32 bytes,
-    decoded the same way (`base64.urlsafe_b64decode`)."""
+    """What cryptography's `Fernet(key)` accepts: url-safe base64 of 32 bytes, decoded the same
+    way. Checked without importing cryptography, so that settings do not load its bindings into
+    every process."""
     try:
         return len(base64.urlsafe_b64decode(key)) == 32
     except (binascii.Error, ValueError):
@@ -122,7 +127,7 @@ def secrets_keys(var_dir: Path) -> list[str]:
     return keys
 
 
-def database_config(var_dir: Path) -> dict:
+def database_config(var_dir: Path) -> DBConfig:
     import dj_database_url
 
     raw = os.environ.get("DATABASE_URL")
