@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest
+from django.http import Http404
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
-from access.api import ERRORS, ErrorOut, conflict, error_body, principal_user
+from access.api import ERRORS, ApiRequest, ErrorOut, conflict, error_body, principal_user
 from access.models import SecurityGroup
 from access.permissions import (
+    WorkflowRight,
     creator_perimeters,
     principal_has_workflow_right,
     workflows_visible_to_principal,
@@ -105,7 +106,7 @@ def version_out(version: WorkflowVersion) -> dict[str, Any]:
             "created_at": version.created_at, "published_at": version.published_at}
 
 
-def get_workflow(request: HttpRequest, name: str, right: str = "view") -> Workflow:
+def get_workflow(request: ApiRequest, name: str, right: WorkflowRight = "view") -> Workflow:
     workflow = Workflow.objects.filter(name=name).first()
     if workflow is None or not principal_has_workflow_right(request.auth, workflow, "view"):
         raise Http404("No such workflow.")
@@ -114,7 +115,7 @@ def get_workflow(request: HttpRequest, name: str, right: str = "view") -> Workfl
     return workflow
 
 
-def refused(errors: dict[str, list[str]]) -> Status:
+def refused(errors: dict[str, list[str]]) -> Status[dict[str, Any]]:
     """A service's {field: [messages]} as the API's 400 body."""
     return Status(400, error_body("invalid", "Some fields are invalid.", [
         {"path": field, "message": " ".join(messages)} for field, messages in errors.items()]))
@@ -128,8 +129,8 @@ def get_version(workflow: Workflow, number: int) -> WorkflowVersion:
 
 
 @router.get("/workflows", response={200: list[WorkflowOut], **ERRORS})
-def list_workflows(request: HttpRequest, search: str = "", tag: str = "",
-                   active: bool | None = None, environment: str = ""):
+def list_workflows(request: ApiRequest, search: str = "", tag: str = "",
+                   active: bool | None = None, environment: str = "") -> list[dict[str, Any]]:
     workflows = workflows_visible_to_principal(request.auth, Workflow.objects.all())
     if search:
         workflows = workflows.filter(name__icontains=search)
@@ -142,7 +143,7 @@ def list_workflows(request: HttpRequest, search: str = "", tag: str = "",
 
 @router.post("/workflows/import", response={201: VersionOut, **ERRORS},
              summary="Import a workflow document as a draft (or published) version")
-def import_document(request: HttpRequest, payload: ImportIn):
+def import_document(request: ApiRequest, payload: ImportIn) -> Status[dict[str, Any]]:
     name = str(payload.document.get("name", ""))
     existing = Workflow.objects.filter(name=name).first()
     perimeters = []
@@ -154,8 +155,11 @@ def import_document(request: HttpRequest, payload: ImportIn):
         version = workflow_import(document=payload.document, user=principal_user(request),
                                   publish=payload.publish, note=payload.note)
     except ImportErrors as errors:
-        return Status(400, error_body("invalid_document", "The document has problems.", [
-            {"path": path, "message": message} for path, message in errors.problems]))
+        return Status(400, error_body(
+            "invalid_document", f"The document has {errors.total} problem(s)"
+            + (f"; the first {len(errors.problems)} are listed." if errors.total >
+               len(errors.problems) else "."),
+            [{"path": path, "message": message} for path, message in errors.problems]))
     if existing is None:
         version.workflow.perimeters.add(*perimeters)
     return Status(201, version_out(version))
@@ -163,7 +167,7 @@ def import_document(request: HttpRequest, payload: ImportIn):
 
 @router.post("/workflows", response={201: WorkflowOut, **ERRORS},
              summary="Create a workflow with an empty draft version 1")
-def create(request: HttpRequest, payload: WorkflowIn):
+def create(request: ApiRequest, payload: WorkflowIn) -> Status[dict[str, Any]]:
     perimeters = creator_perimeters(request.auth)
     workflow, errors = services.workflow_create(
         name=payload.name, description=payload.description, tags=payload.tags,
@@ -174,13 +178,15 @@ def create(request: HttpRequest, payload: WorkflowIn):
 
 
 @router.get("/workflows/{name}", response={200: WorkflowOut, **ERRORS})
-def get_one(request: HttpRequest, name: str):
+def get_one(request: ApiRequest, name: str) -> dict[str, Any]:
     return workflow_out(get_workflow(request, name))
 
 
 @router.patch("/workflows/{name}", response={200: WorkflowOut, **ERRORS},
               summary="Change name, description, tags, concurrency limit or perimeters")
-def change(request: HttpRequest, name: str, payload: WorkflowChangeIn):
+def change(
+    request: ApiRequest, name: str, payload: WorkflowChangeIn
+) -> dict[str, Any] | Status[dict[str, Any]]:
     workflow = get_workflow(request, name, "edit")
     perimeters = list(workflow.perimeters.all())
     if payload.perimeters is not None:
@@ -205,7 +211,7 @@ def change(request: HttpRequest, name: str, payload: WorkflowChangeIn):
 
 @router.delete("/workflows/{name}", response={204: None, 409: ErrorOut, **ERRORS},
                summary="Delete a workflow with its versions and runs (refused while deployed)")
-def delete(request: HttpRequest, name: str):
+def delete(request: ApiRequest, name: str) -> Status[dict[str, Any]] | Status[None]:
     workflow = get_workflow(request, name, "edit")
     try:
         services.workflow_delete(workflow=workflow)
@@ -216,7 +222,7 @@ def delete(request: HttpRequest, name: str):
 
 @router.post("/workflows/{name}/duplicate", response={201: WorkflowOut, **ERRORS},
              summary="A new workflow whose draft is a copy of this one's latest version")
-def duplicate(request: HttpRequest, name: str, payload: DuplicateIn):
+def duplicate(request: ApiRequest, name: str, payload: DuplicateIn) -> Status[dict[str, Any]]:
     workflow = get_workflow(request, name, "edit")
     creator_perimeters(request.auth)
     copy, errors = services.workflow_duplicate(workflow=workflow, name=payload.name,
@@ -228,13 +234,13 @@ def duplicate(request: HttpRequest, name: str, payload: DuplicateIn):
 
 @router.post("/workflows/{name}/active", response={200: WorkflowOut, **ERRORS},
              summary="Activate or deactivate (an inactive workflow cannot be triggered)")
-def set_active(request: HttpRequest, name: str, payload: ActiveIn):
+def set_active(request: ApiRequest, name: str, payload: ActiveIn) -> dict[str, Any]:
     workflow = get_workflow(request, name, "edit")
     return workflow_out(services.workflow_set_active(workflow=workflow, active=payload.active))
 
 
 @router.get("/workflows/{name}/versions", response={200: list[VersionOut], **ERRORS})
-def list_versions(request: HttpRequest, name: str):
+def list_versions(request: ApiRequest, name: str) -> list[dict[str, Any]]:
     workflow = get_workflow(request, name)
     return [version_out(v) for v in workflow.versions.select_related("author").order_by(
         "-number")]
@@ -242,13 +248,15 @@ def list_versions(request: HttpRequest, name: str):
 
 @router.get("/workflows/{name}/versions/{number}", response={200: dict, **ERRORS},
             summary="A version as a workflow document")
-def get_version_document(request: HttpRequest, name: str, number: int):
+def get_version_document(request: ApiRequest, name: str, number: int) -> dict[str, Any]:
     return version_document(get_version(get_workflow(request, name), number))
 
 
 @router.post("/workflows/{name}/versions/{number}/publish", response={200: VersionOut, **ERRORS},
              summary="Publish the draft: it becomes immutable (refused while it is invalid)")
-def publish(request: HttpRequest, name: str, number: int, payload: PublishIn):
+def publish(
+    request: ApiRequest, name: str, number: int, payload: PublishIn
+) -> dict[str, Any] | Status[dict[str, Any]]:
     workflow = get_workflow(request, name, "edit")
     version = get_version(workflow, number)
     if version.is_published:
@@ -269,7 +277,7 @@ def publish(request: HttpRequest, name: str, number: int, payload: PublishIn):
 
 @router.post("/workflows/{name}/versions/{number}/restore", response={201: VersionOut, **ERRORS},
              summary="Make this version's actions and triggers the draft's")
-def restore(request: HttpRequest, name: str, number: int):
+def restore(request: ApiRequest, name: str, number: int) -> Status[dict[str, Any]]:
     workflow = get_workflow(request, name, "edit")
     source = get_version(workflow, number)
     draft = services.version_restore(workflow=workflow, number=source.number,
@@ -279,7 +287,7 @@ def restore(request: HttpRequest, name: str, number: int):
 
 @router.get("/workflows/{name}/diff", response={200: dict, **ERRORS},
             summary="What changed from version a to version b")
-def diff(request: HttpRequest, name: str, a: int = Query(..., ge=1, le=MAX_NUMBER),
-         b: int = Query(..., ge=1, le=MAX_NUMBER)):
+def diff(request: ApiRequest, name: str, a: int = Query(..., ge=1, le=MAX_NUMBER),
+         b: int = Query(..., ge=1, le=MAX_NUMBER)) -> dict[str, Any]:
     workflow = get_workflow(request, name)
     return services.version_diff(a=get_version(workflow, a), b=get_version(workflow, b))

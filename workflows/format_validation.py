@@ -1,7 +1,7 @@
 """Validation of workflow documents: every problem, each with its JSON path, before any write.
 
 Order matters for hostile input: the size is checked before parsing, the nesting depth is
-measured on the raw text (iteratively) before `json.loads` can recurse, and the JSON Schema runs
+counted on the raw text (iteratively) before `json.loads` can recurse, and the JSON Schema runs
 before the semantic checks that walk the tree.
 """
 
@@ -28,12 +28,19 @@ MAX_ACTION_DEPTH = 32
 Problem = tuple[str, str]
 
 
+MAX_PROBLEMS = 50
+
+
 class ImportErrors(ValueError):  # noqa: N818 - a list of problems, named for what it holds
-    """Everything wrong with a document, as (json path, message) pairs."""
+    """What is wrong with a document, as (json path, message) pairs: the first MAX_PROBLEMS of
+    them, and how many there were in all (`total`)."""
 
     def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("; ".join(f"{path}: {message}" for path, message in problems))
+        self.total = len(problems)
+        self.problems = problems[:MAX_PROBLEMS]
+        more = self.total - len(self.problems)
+        summary = "; ".join(f"{path}: {message}" for path, message in self.problems)
+        super().__init__(summary + (f"; and {more} more problem(s)" if more else ""))
 
 
 def workflow_schema() -> dict[str, Any]:
@@ -70,22 +77,38 @@ def parse_document(document: bytes | str | dict) -> dict:
     if len(raw) > limit:
         raise ImportErrors([("$", f"the document is {len(raw) / 1e6:.1f} MB; "
                                   f"the limit is {limit / 1e6:.1f} MB")])
-    text = raw.decode("utf-8", errors="replace")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ImportErrors([("$", f"the document is not valid UTF-8 (byte {exc.start})")]) from None
     depth = nesting_depth(text)
     if depth > MAX_JSON_DEPTH:
         raise ImportErrors([("$", f"nesting deeper than {MAX_JSON_DEPTH} levels ({depth})")])
     try:
-        parsed = json.loads(text)
+        parsed = json.loads(text, parse_int=bounded_int)
     except json.JSONDecodeError as exc:
         raise ImportErrors([("$", f"invalid JSON: {exc.msg} at line {exc.lineno}, "
                                   f"column {exc.colno}")]) from None
+    except ValueError as exc:  # bounded_int's refusal
+        raise ImportErrors([("$", str(exc))]) from None
     if not isinstance(parsed, dict):
         raise ImportErrors([("$", "the document must be a JSON object")])
     return parsed
 
 
+MAX_INT_DIGITS = 20  # beyond any 64-bit integer a database column or an API would take
+
+
+def bounded_int(digits: str) -> int:
+    """A JSON integer, refused when longer than MAX_INT_DIGITS digits."""
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(digits.lstrip('-'))} digits: at most "
+                         f"{MAX_INT_DIGITS} are accepted")
+    return int(digits)
+
+
 def nesting_depth(text: str) -> int:
-    """Deepest bracket nesting outside strings, measured without recursion."""
+    """Deepest bracket nesting outside strings, counted without recursion."""
     depth = deepest = 0
     in_string = escaped = False
     for char in text:
@@ -171,9 +194,19 @@ def check_revert(revert: dict | None, path: str) -> list[Problem]:
     ]
 
 
+ACCESS_CHOICES = ('{"mode": "group", "group": "<security group>"} (its members\' tokens), '
+                  '{"mode": "hmac", "secret_variable": "<variable>"} (signed calls) or '
+                  '{"mode": "public"} (anyone with the URL)')
+
+
 def check_trigger(trigger: dict, path: str) -> list[Problem]:
-    problems = check_access(trigger.get("access") or {"mode": "public"}, f"{path}.access")
     trigger_type = TRIGGER_TYPES.get(trigger["type"])
+    access = trigger.get("access")
+    if access is None and trigger_type is not None and trigger_type.default_access != "public":
+        # Callers from outside: who may call is always chosen, never assumed.
+        problems = [(f"{path}.access", f"say who may call this trigger: {ACCESS_CHOICES}")]
+    else:
+        problems = check_access(access or {"mode": "public"}, f"{path}.access")
     if trigger_type is not None:  # the JSON Schema already named an unknown type
         problems += [(f"{path}.settings.{field}", message)
                      for field, message in trigger_type.check(trigger.get("settings") or {})]

@@ -194,3 +194,48 @@ def test_import_command_imports(tmp_path):
                  "--publish", stdout=out)
     assert "nightly-report" in out.getvalue()
     assert WorkflowVersion.objects.get().status == "published"
+
+
+def test_an_http_trigger_without_access_is_refused_with_the_three_choices(environments):
+    document = {"format": "owlgrid.workflow/v1", "name": "open-door",
+                "triggers": [{"name": "hook", "type": "http", "settings": {}}],
+                "actions": [{"name": "hi", "type": "log", "inputs": {"message": "hi"}}]}
+    with pytest.raises(ImportErrors) as refused:
+        workflow_import(document=document)
+    (path, message), = refused.value.problems
+    assert path == "triggers[0].access"
+    assert all(choice in message for choice in ('"group"', '"hmac"', '"public"'))
+    assert not Workflow.objects.filter(name="open-door").exists()
+
+
+@pytest.mark.parametrize(("raw", "fragment"), [
+    (b'{"format": "owlgrid.workflow/v1", "name": "n", "x": ' + b"9" * 4400 + b"}",
+     "an integer of 4400 digits"),
+    (b'{"format": "owlgrid.workflow/v1", "name": "caf\xe9"}', "not valid UTF-8"),
+])
+def test_a_malformed_document_is_refused_with_a_short_message(db, raw, fragment):
+    before = counts()
+    with pytest.raises(ImportErrors) as refused:
+        workflow_import(document=raw)
+    assert fragment in str(refused.value) and len(str(refused.value)) < 300
+    assert counts() == before
+
+
+def test_a_document_with_thousands_of_problems_lists_the_first_fifty_and_a_count(db):
+    actions = [{"name": f"a{index}", "type": "nope", "inputs": {}} for index in range(900)]
+    with pytest.raises(ImportErrors) as refused:
+        workflow_import(document={"format": "owlgrid.workflow/v1", "name": "many",
+                                  "actions": actions})
+    assert len(refused.value.problems) == 50 and refused.value.total >= 900
+    assert "and 850 more problem(s)" in str(refused.value) and len(str(refused.value)) < 20_000
+
+
+def test_the_import_command_answers_a_huge_integer_with_a_message_not_a_traceback(tmp_path):
+    path = tmp_path / "huge.json"
+    path.write_bytes(b'{"format": "owlgrid.workflow/v1", "name": "n", "x": ' + b"9" * 4400
+                     + b"}")
+    done = subprocess.run([sys.executable, "manage.py", "import_workflow", str(path)],
+                          cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                          text=True, check=False, timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "4400 digits" in done.stderr

@@ -37,7 +37,9 @@ class Command(BaseCommand):
         except ImportErrors as exc:
             for path, message in exc.problems:
                 self.stderr.write(f"{path}: {message}")
-            raise CommandError(f"{len(exc.problems)} problem(s); nothing imported",
+            raise CommandError(f"{exc.total} problem(s) (the first {len(exc.problems)} shown); "
+                               "nothing imported" if exc.total > len(exc.problems) else
+                               f"{exc.total} problem(s); nothing imported",
                                returncode=1) from None
         from access.models import SecurityGroup
 
