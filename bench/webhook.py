@@ -119,9 +119,9 @@ def runs_per_second(run_ids: list[str]) -> float:
     return round(len(run_ids) / (last - first).total_seconds(), 1)
 
 
-def throughput(port: int, workers: int) -> float:
+def throughput(port: int, workers: int, calls: int = THROUGHPUT_CALLS) -> float:
     """Runs completed per second with `workers` worker processes: median of REPEATS batches of
-    THROUGHPUT_CALLS, after a warm-up batch."""
+    `calls`, after a warm-up batch."""
     path = "/hooks/bench/bench-async"
     process = start_workers(workers)
     try:
@@ -130,8 +130,8 @@ def throughput(port: int, workers: int) -> float:
         runs_per_second(accepted(warm_up))
         rates = []
         for _ in range(REPEATS):
-            calls, _ = fire(port, path, THROUGHPUT_CALLS, 16)
-            rates.append(runs_per_second(accepted(calls)))
+            batch, _ = fire(port, path, calls, 16)
+            rates.append(runs_per_second(accepted(batch)))
         return round(statistics.median(rates), 1)
     finally:
         stop(process)
@@ -153,13 +153,13 @@ def baseline_throughput(port: int) -> float:
     return round(statistics.median(rates), 1)
 
 
-def sync_latencies(port: int) -> dict:
-    """The sync trigger's and the plain view's p50/p95, batch by batch on one client (workers
-    must be running)."""
+def sync_latencies(port: int, calls: int = SYNC_CALLS) -> dict:
+    """The sync trigger's and the plain view's p50/p95 from REPEATS batches of `calls` each, batch
+    by batch on one client (workers must be running)."""
     sync, baseline = [], []
     for _ in range(REPEATS):  # each batch has its own warm-up calls
-        sync.append(latencies(port, "/hooks/bench/bench-sync", SYNC_CALLS))
-        baseline.append(latencies(port, "/bench/baseline", SYNC_CALLS))
+        sync.append(latencies(port, "/hooks/bench/bench-sync", calls))
+        baseline.append(latencies(port, "/bench/baseline", calls))
 
     def median_of(batches: list[list[float]], q: int) -> float:
         return round(statistics.median(percentile(b, q) for b in batches), 2)
