@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 GUARDED_PREFIXES = ("/api/", "/hooks/")
@@ -19,8 +21,19 @@ class RefuseNulBytes:
 
 
 def nul_refusal(request: HttpRequest) -> HttpResponse | None:
-    """The 400 answer for a machine-facing request holding a NUL byte, else None."""
-    if request.path.startswith(GUARDED_PREFIXES) and holds_nul(request):
+    """The 400 answer for a machine-facing request holding a NUL byte, else None; the 413
+    answer, in JSON too, for a body larger than Django accepts in memory, whatever its
+    headers said."""
+    if not request.path.startswith(GUARDED_PREFIXES):
+        return None
+    try:
+        refused = holds_nul(request)
+    except RequestDataTooBig:
+        return JsonResponse({"error": {"code": "too_large",
+                                       "message": "The body is larger than "
+                                                  f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+                                       "fields": []}}, status=413)
+    if refused:
         return JsonResponse({"error": {"code": "invalid_request",
                                        "message": "NUL characters are not accepted.",
                                        "fields": []}}, status=400)

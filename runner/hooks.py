@@ -20,11 +20,13 @@ from environments.models import Deployment, Environment
 from runner import hook_answers as answers
 from runner import services, trigger_limits
 from runner.trigger_access import Refusal, check_access
+from workflows.format_validation import nesting_depth
 from workflows.models import Trigger
 from workflows.trigger_input import body_problems
 
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_SYNC_TIMEOUT = 10.0
+MAX_BODY_DEPTH = 64
 HIDDEN_HEADERS = {"authorization", "cookie", "webhook-signature"}
 RECHECK_SECONDS = 1.0
 _ANSWER_CLIENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -115,11 +117,15 @@ def build_input(request: HttpRequest, body: bytes) -> dict[str, Any]:
     content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
     parsed: Any
     if content_type == "application/json" or content_type.endswith("+json"):
+        text = body.decode("utf-8", "replace")
+        if nesting_depth(text) > MAX_BODY_DEPTH:  # before json.loads, which would recurse
+            raise Reject(400, "invalid_body", f"The body nests deeper than {MAX_BODY_DEPTH} "
+                                              "levels.")
         try:
-            parsed = json.loads(body or b"null")
+            parsed = json.loads(text or "null")
         except ValueError as exc:
             raise Reject(400, "invalid_body", "The body is not valid JSON.",
-                         [{"path": "body", "message": str(exc)}]) from None
+                         [{"path": "body", "message": str(exc)[:200]}]) from None
     elif content_type == "application/x-www-form-urlencoded":
         parsed = {k: v[0] if len(v) == 1 else v
                   for k, v in parse_qs(body.decode("utf-8", "replace")).items()}

@@ -402,3 +402,29 @@ def test_every_change_to_the_environment_is_seen_by_the_next_sync_run(environmen
     assert answer() == {"greeting": "bonjour", "other": "none"}  # another environment's
     Variable.objects.get(environment=environments["dev"], name="GREETING").delete()
     assert answer() == {"greeting": "none", "other": "none"}
+
+
+def test_a_body_nested_too_deep_is_a_400_in_json(deploy, daphne_server, token):
+    deploy()
+    body = "[" * 100_000 + "]" * 100_000
+    response = httpx.post(f"{daphne_server}/hooks/dev/intake", content=body,
+                          headers={**auth(token), "Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert "nests deeper than 64 levels" in response.json()["error"]["message"]
+    assert nothing_started()
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
+def test_an_oversized_body_without_a_content_length_is_a_413_in_json(deploy, daphne_server,
+                                                                     token, content_type):
+    deploy()
+
+    def chunks():  # sent chunked: no Content-Length to trust
+        for _ in range(20):
+            yield b"x" * 1_000_000
+
+    response = httpx.post(f"{daphne_server}/hooks/dev/intake", content=chunks(), timeout=60,
+                          headers={**auth(token), "Content-Type": content_type})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+    assert nothing_started()
