@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from common import BASE_DIR, setup_django, start_workers, stop
+from common import BASE_DIR, setup_django, start_workers, stop, wait_until
 
 SETTLE_SECONDS = 4
 
@@ -25,6 +25,18 @@ def worker_pids(parent: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(parent)],  # noqa: S603, S607
                          capture_output=True, text=True, check=False).stdout
     return [int(pid) for pid in out.split()]
+
+
+def login_page(port: int) -> bool:
+    """Whether the web process served its login page (it has started)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=10).read()  # noqa: S310
+    except (urllib.error.URLError, ConnectionError):
+        return False
+    return True
 
 
 def free_port() -> int:
@@ -45,9 +57,7 @@ def measure() -> dict[str, float]:
     )
     try:
         time.sleep(SETTLE_SECONDS)
-        import urllib.request
-
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=10).read()  # noqa: S310
+        wait_until(lambda: login_page(port), 60, 0.2)  # a busy machine starts Daphne slowly
         time.sleep(1)
         workers = worker_pids(launcher.pid)
         return {

@@ -8,7 +8,7 @@ and the default result TTL, on the benchmarks' Redis: jobs queued in one round t
 workers wait, timed from the queueing to the last job finished; median of REPEATS batches
 after a warm-up batch.
 
-    REDIS_URL=redis://127.0.0.1:6379/12 python bench/rq_ceiling.py
+    python bench/rq_ceiling.py    # on the bench's own database and Redis (bench/sandbox.py)
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ POLL_SECONDS = 0.01
 
 
 def connect():
-    """The queue on the benchmarks' Redis (REDIS_URL), with OwlGrid's serializer."""
+    """The queue on the benchmarks' own Redis (bench/sandbox.py), with OwlGrid's serializer."""
     from rq import Queue
     from rq.serializers import JSONSerializer
 

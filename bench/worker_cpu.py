@@ -5,7 +5,7 @@ Starts Daphne, then for each worker count fires batches of async calls of the 3-
 after the batch: the workers (`run_workers --one`), their launcher (the sweeper), Daphne and
 Redis. Prints runs/s and ms of CPU per run for every batch, then a JSON summary (medians).
 
-    REDIS_URL=redis://127.0.0.1:6379/13 python bench/worker_cpu.py [--workers 1,2] [--repeats 3]
+    python bench/worker_cpu.py [--workers 1,2] [--repeats 3]    # in a sandbox (bench/sandbox.py)
 
 OWLGRID_PROFILE_DIR=dir profiles the workers only (cProfile, written when they stop).
 """
