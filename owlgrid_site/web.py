@@ -10,7 +10,15 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "owlgrid_site.settings")
 
+import sys  # noqa: E402
+
 from django.conf import settings  # noqa: E402
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+try:
+    settings.INSTALLED_APPS  # noqa: B018 - reads the settings: a bad value stops here
+except ImproperlyConfigured as exc:  # a configuration mistake: the message says it all
+    sys.exit(f"OwlGrid cannot start: {exc}")
 
 from owlgrid_site.envconf import web_database_connections  # noqa: E402
 from runner.memory import set_memory_ceiling  # noqa: E402

@@ -104,3 +104,19 @@ def test_settings_do_not_load_cryptography(tmp_path):
                           capture_output=True, text=True, check=False, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[-1] == "False"
+
+
+@pytest.mark.parametrize("command", [["manage.py", "check"],
+                                     ["-c", "import owlgrid_site.web"]])
+@pytest.mark.parametrize(("name", "value"), [("SECRET_KEY", "short"),
+                                             ("OWLGRID_WORKERS", "abc")])
+def test_commands_and_the_web_server_say_a_bad_setting_in_one_line(tmp_path, command, name,
+                                                                   value):
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DATABASE_URL"}}
+    env.update(OWLGRID_VAR_DIR=str(tmp_path / "var"), **{name: value})
+    done = subprocess.run([sys.executable, *command], cwd=BASE, env=env, capture_output=True,
+                          text=True, check=False, timeout=60)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith("OwlGrid cannot start:") and name in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
