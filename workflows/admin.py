@@ -1,12 +1,15 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from workflows.models import Action, Collection, Record, Trigger, Workflow, WorkflowVersion
+
+VERSION_FIELDS = ("number", "status", "note", "author", "published_at")
 
 
 class VersionInline(admin.TabularInline):
     model = WorkflowVersion
-    fields = ["number", "status", "note", "author", "published_at"]
-    readonly_fields = fields
+    fields = VERSION_FIELDS
+    readonly_fields = VERSION_FIELDS
     extra = 0
     can_delete = False
     show_change_link = True
@@ -33,10 +36,14 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
     search_fields = ["workflow__name", "note"]
     inlines = [TriggerInline]
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(
+        self, request: HttpRequest, obj: WorkflowVersion | None = None
+    ) -> bool:
         return obj is None or not obj.is_published
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(
+        self, request: HttpRequest, obj: WorkflowVersion | None = None
+    ) -> bool:
         return obj is None or not obj.is_published
 
 

@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from access.http import HtmxHttpRequest
 from workflows import editor, services
 from workflows.forms import ActionForm, TriggerForm, WorkflowSettingsForm
 from workflows.models import Action, Trigger, Workflow, WorkflowVersion
@@ -280,7 +281,7 @@ def settings_edit(request: HttpRequest, name: str) -> HttpResponse:
     return _render_side(request, workflow, draft, "settings", settings_saved=True)
 
 
-def _back_to_editor(request: HttpRequest, workflow: Workflow) -> HttpResponse:
+def _back_to_editor(request: HtmxHttpRequest, workflow: Workflow) -> HttpResponse:
     url = reverse("workflows:edit", args=[workflow.name])
     if request.htmx:
         response = HttpResponse(status=204)
@@ -291,7 +292,7 @@ def _back_to_editor(request: HttpRequest, workflow: Workflow) -> HttpResponse:
 
 @login_required
 @require_POST
-def version_publish(request: HttpRequest, name: str) -> HttpResponse:
+def version_publish(request: HtmxHttpRequest, name: str) -> HttpResponse:
     workflow, draft = _draft(request, name)
     try:
         version = services.version_publish(version=draft, user=request.user,
@@ -305,7 +306,7 @@ def version_publish(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def version_restore(request: HttpRequest, name: str) -> HttpResponse:
+def version_restore(request: HtmxHttpRequest, name: str) -> HttpResponse:
     workflow = get_workflow_for_user(request, name, "edit")
     number = _position(request.POST.get("number"))
     if number is None or not workflow.versions.filter(number=number).exists():

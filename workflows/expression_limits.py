@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 DEFAULT_TIME_LIMIT_MS = 1000
 DEFAULT_SIZE_LIMIT = 1_000_000  # characters of a string, items of a list
@@ -122,7 +122,10 @@ def checked_output(chunks: Iterable[str]) -> str:
     return "".join(parts)
 
 
-def sized(value: Any) -> Any:
+_V = TypeVar("_V")
+
+
+def sized(value: _V) -> _V:
     """`value`, refused when it is a string or list over the size budget."""
     if isinstance(value, str | list | tuple):
         check_size(len(value))

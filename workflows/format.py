@@ -7,6 +7,7 @@ whole document first and writes nothing unless everything is right.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.db import transaction
@@ -110,14 +111,14 @@ def requirements(declared: dict[str, list], actions: list[dict]) -> dict[str, li
     return {"variables": sorted(variables), "connections": sorted(connections)}
 
 
-def walk(actions: list[dict]):
+def walk(actions: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for action in actions:
         yield action
         for children in (action.get("children") or {}).values():
             yield from walk(children)
 
 
-def strings_in(value: Any):
+def strings_in(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):

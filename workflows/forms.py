@@ -10,13 +10,18 @@ from __future__ import annotations
 import json
 import types
 import typing
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from django import forms
 
 from workflows.actions import get_action_type
 from workflows.expressions import is_expression
 from workflows.models import Action, Trigger
+
+if TYPE_CHECKING:
+    from django.core.files.uploadedfile import UploadedFile
+
+    from access.models import SecurityGroup
 
 INPUT_PREFIX = "in__"
 LONG_TEXT = {"body", "text", "html", "message"}
@@ -136,7 +141,8 @@ class ActionForm(forms.Form):
                                help_text=help_text)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         inputs: dict[str, Any] = {}
         for field_name, (key, kind, _required) in self.kinds.items():
             raw = data.get(field_name)
@@ -228,13 +234,16 @@ class WorkflowImportForm(forms.Form):
 
     def raw_document(self, limit: int) -> bytes:
         """The document's bytes, read no further than one byte past `limit`."""
-        upload = self.cleaned_data.get("file")
+        upload: UploadedFile | None = self.cleaned_data.get("file")
         if upload is not None:
-            return upload.read(limit + 1)
-        return self.cleaned_data["document"].encode()
+            head: bytes = upload.read(limit + 1)  # File proxies read() untyped
+            return head
+        document: str = self.cleaned_data["document"]
+        return document.encode()
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not data.get("file") and not (data.get("document") or "").strip():
             self.add_error("document", "Choose a file or paste a document.")
         elif data.get("file") and (data.get("document") or "").strip():
@@ -247,14 +256,15 @@ class WorkflowSettingsForm(forms.Form):
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     tags = forms.CharField(required=False, help_text="Comma separated.")
     concurrency_limit = forms.IntegerField(required=False, min_value=1)
-    perimeters = forms.ModelMultipleChoiceField(queryset=None, required=False,
-                                                widget=forms.CheckboxSelectMultiple)
+    perimeters: forms.ModelMultipleChoiceField[SecurityGroup] = forms.ModelMultipleChoiceField(
+        queryset=None, required=False, widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args: Any, **kwargs: Any):
         from access.models import SecurityGroup
 
         super().__init__(*args, **kwargs)
-        self.fields["perimeters"].queryset = SecurityGroup.objects.order_by("name")
+        field = cast("forms.ModelMultipleChoiceField[SecurityGroup]", self.fields["perimeters"])
+        field.queryset = SecurityGroup.objects.order_by("name")
 
     def clean_tags(self) -> list[str]:
         return [t.strip() for t in self.cleaned_data["tags"].split(",") if t.strip()]
@@ -263,7 +273,8 @@ class WorkflowSettingsForm(forms.Form):
 class TriggerForm(forms.Form):
     name = forms.CharField(max_length=63)
     access = forms.ChoiceField(choices=Trigger.Access.choices)
-    access_group = forms.ModelChoiceField(queryset=None, required=False)
+    access_group: forms.ModelChoiceField[SecurityGroup] = forms.ModelChoiceField(
+        queryset=None, required=False)
     settings = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}),
                                help_text="JSON object.")
 
@@ -271,7 +282,8 @@ class TriggerForm(forms.Form):
         from access.models import SecurityGroup
 
         super().__init__(*args, **kwargs)
-        self.fields["access_group"].queryset = SecurityGroup.objects.order_by("name")
+        field = cast("forms.ModelChoiceField[SecurityGroup]", self.fields["access_group"])
+        field.queryset = SecurityGroup.objects.order_by("name")
 
     def clean_settings(self) -> Any:
         text = self.cleaned_data["settings"].strip() or "{}"

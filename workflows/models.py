@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -117,13 +118,13 @@ class WorkflowVersion(models.Model):
     def is_published(self) -> bool:
         return self.status == self.Status.PUBLISHED
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # Immutability is a rule about this one row: once published in the database, never again.
         if not self._state.adding and self._stored_status() == self.Status.PUBLISHED:
             raise PublishedVersionError(f"{self} is published and cannot be changed.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         if self._stored_status() == self.Status.PUBLISHED:
             raise PublishedVersionError(f"{self} is published and cannot be deleted.")
         return super().delete(*args, **kwargs)
@@ -141,14 +142,16 @@ class WorkflowVersion(models.Model):
 class _DraftOnlyChild(models.Model):
     """Rows that belong to a version may change only while that version is a draft."""
 
+    version: WorkflowVersion  # each child declares its own foreign key
+
     class Meta:
         abstract = True
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.version.ensure_editable()
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         self.version.ensure_editable()
         return super().delete(*args, **kwargs)
 

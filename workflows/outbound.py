@@ -83,7 +83,8 @@ def resolve(host: str, port: int) -> list[Address]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise OutboundRefused(f"cannot resolve {host}: {exc.strerror}") from None
-    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    # An IP family's sockaddr starts with the address text (typeshed allows an int for others).
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
 def vet(url: str) -> tuple[str, Address]:
@@ -91,8 +92,13 @@ def vet(url: str) -> tuple[str, Address]:
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise OutboundRefused(f"only absolute http(s) URLs may be called, not {url!r}")
-    host = parts.hostname
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return vet_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+
+
+def vet_host(host: str, port: int) -> tuple[str, Address]:
+    """Check a host name or address for any outbound socket (HTTP, SMTP...); returns (host,
+    the address to connect to) or raises OutboundRefused before any connection is tried, so
+    that a refused address never tells an open port from a closed one."""
     if host.lower().rstrip(".") in METADATA_NAMES and not allowlisted(host, None):
         raise OutboundRefused(f"{host} is a cloud metadata name")
     addresses = resolve(host, port)

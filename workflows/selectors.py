@@ -40,12 +40,6 @@ def latest_version(workflow: Workflow) -> WorkflowVersion | None:
     return workflow.versions.order_by("-number").first()
 
 
-def latest_published_version(workflow: Workflow) -> WorkflowVersion | None:
-    return workflow.versions.filter(status=WorkflowVersion.Status.PUBLISHED).order_by(
-        "-number"
-    ).first()
-
-
 def version_tree(version: WorkflowVersion) -> list[dict[str, Any]]:
     """The action tree as nested dicts: {action, children: {slot: [...]}} in position order."""
     actions = list(version.actions.order_by("position"))
@@ -69,12 +63,13 @@ def http_trigger_example(environment: str, workflow: Workflow, trigger: Trigger,
                          ) -> dict[str, str]:
     """The URL of an HTTP trigger in an environment and a ready curl command to call it."""
     url = f"{settings.SITE_URL}/hooks/{environment}/{workflow.name}"
-    auth = {
+    auth_headers: dict[str, str] = {
         Trigger.Access.GROUP: ' -H "Authorization: Bearer $OWLGRID_TOKEN"',
         Trigger.Access.HMAC: (' -H "webhook-id: $ID" -H "webhook-timestamp: $TS"'
                               ' -H "webhook-signature: v1,$SIG"'),
         Trigger.Access.PUBLIC: "",
-    }.get(trigger.access, "")
+    }
+    auth = auth_headers.get(trigger.access, "")
     method = ((trigger.settings or {}).get("methods") or ["POST"])[0]
     body = "" if method in {"GET", "DELETE"} else (
         " -H 'Content-Type: application/json' -d '{\"hello\": \"world\"}'")

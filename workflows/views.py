@@ -18,7 +18,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from access.permissions import creator_perimeters, user_has_workflow_right
+from access.http import HtmxHttpRequest
+from access.permissions import WorkflowRight, creator_perimeters, user_has_workflow_right
 from workflows import selectors, services
 from workflows.environment_chain import environment_chain
 from workflows.format import ImportErrors, parse_document, workflow_import
@@ -26,20 +27,21 @@ from workflows.forms import WorkflowCreateForm, WorkflowImportForm
 from workflows.models import Workflow
 
 
-def get_workflow_for_user(request: HttpRequest, name: str, right: str = "view") -> Workflow:
+def get_workflow_for_user(
+    request: HttpRequest, name: str, right: WorkflowRight = "view"
+) -> Workflow:
     """404 without the view right (do not reveal it exists); 403 without the asked right."""
     workflow = get_object_or_404(Workflow, name=name)
-    if not user_has_workflow_right(request.user, workflow, "view"):  # type: ignore[arg-type]
+    if not user_has_workflow_right(request.user, workflow, "view"):
         raise Http404("No such workflow")
-    if right != "view" and not user_has_workflow_right(
-            request.user, workflow, right):  # type: ignore[arg-type]
+    if right != "view" and not user_has_workflow_right(request.user, workflow, right):
         raise PermissionDenied(f"You may not {right} {workflow.name}.")
     return workflow
 
 
 @login_required
 @vary_on_headers("HX-Request")
-def workflow_list(request: HttpRequest) -> HttpResponse:
+def workflow_list(request: HtmxHttpRequest) -> HttpResponse:
     filters = {
         "search": request.GET.get("q", "").strip(),
         "environment": request.GET.get("environment", ""),
@@ -75,8 +77,7 @@ def _import_groups(request: HttpRequest, document: dict) -> list:
     """Perimeters for a new workflow; an existing one may be replaced by its editors only."""
     name = document.get("name")
     existing = Workflow.objects.filter(name=name).first() if isinstance(name, str) else None
-    if existing is not None and not user_has_workflow_right(
-            request.user, existing, "edit"):  # type: ignore[arg-type]
+    if existing is not None and not user_has_workflow_right(request.user, existing, "edit"):
         raise ImportErrors([("name", f"a workflow named {name!r} exists and you may not "
                                      "edit it; rename the document")])
     return [] if existing else creator_perimeters(request.user)
@@ -164,8 +165,8 @@ def workflow_detail(request: HttpRequest, name: str) -> HttpResponse:
         "deployments": workflow.deployments.select_related("environment", "version"),
         "hooks": selectors.http_trigger_examples(workflow),
         "schedules": selectors.schedule_previews(version) if version else [],
-        "can_run": user_has_workflow_right(request.user, workflow, "run"),  # type: ignore[arg-type]
-        "can_edit": user_has_workflow_right(request.user, workflow, "edit"),  # type: ignore[arg-type]
+        "can_run": user_has_workflow_right(request.user, workflow, "run"),
+        "can_edit": user_has_workflow_right(request.user, workflow, "edit"),
     })
 
 
@@ -175,7 +176,7 @@ def workflow_history(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, "workflows/history.html", {
         "workflow": workflow,
         "versions": workflow.versions.select_related("author").order_by("-number"),
-        "can_edit": user_has_workflow_right(request.user, workflow, "edit"),  # type: ignore[arg-type]
+        "can_edit": user_has_workflow_right(request.user, workflow, "edit"),
     })
 
 

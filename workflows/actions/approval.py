@@ -1,7 +1,6 @@
 """`approval`: park the run until a member of a security group approves or rejects it.
 
-With a timeout, the chosen outcome applies when nobody acted in time (seed 001's
-WAIT_FOR_APPROVAL, made complete).
+With a timeout, the chosen outcome applies when nobody acted in time.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from pydantic import Field
 from workflows.actions.base import ActionError, ActionInputs, ActionType, StepContext
 
 
-class Inputs(ActionInputs):
+class ApprovalInputs(ActionInputs):
     group: str = Field(min_length=1)
     message: str = ""
     timeout_seconds: float | None = Field(default=None, gt=0, le=366 * 86400)
@@ -27,14 +26,14 @@ class ApprovalAction(ActionType):
     icon = "✋"
     category = "structural"
     description = "Wait for a member of a security group to approve or reject."
-    Inputs = Inputs
+    Inputs = ApprovalInputs
 
-    def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
+    def execute(self, ctx: StepContext, inputs: ApprovalInputs) -> Any:
         decision = ctx.approval_decision(group=inputs.group)
         if decision is None:
             if "deadline" not in ctx.state and inputs.timeout_seconds:
-                deadline = ctx.now() + timedelta(seconds=inputs.timeout_seconds)
-                ctx.state["deadline"] = deadline.isoformat()
+                timeout_at = ctx.now() + timedelta(seconds=inputs.timeout_seconds)
+                ctx.state["deadline"] = timeout_at.isoformat()
             deadline = ctx.state.get("deadline")
             if deadline is None or ctx.now() < datetime.fromisoformat(deadline):
                 if "requested" not in ctx.state:

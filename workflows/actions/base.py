@@ -9,6 +9,7 @@ children through the context's `run_slot` / `run_slots`, so the interpreter stay
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -35,9 +36,11 @@ class InputProblem(ValueError):
 
 
 class ActionError(Exception):
-    """A structured step failure (taskflow's Failure): stored and shown, never a bare traceback."""
+    """A structured step failure (kind, message, retryable): stored and shown, never a traceback."""
 
-    def __init__(self, message: str, *, kind: str = "error", retryable: bool = False, **details):
+    def __init__(
+        self, message: str, *, kind: str = "error", retryable: bool = False, **details: Any
+    ):
         super().__init__(message)
         self.message = message
         self.kind = kind
@@ -239,7 +242,7 @@ def _holds_expression(value: Any) -> bool:
     return False
 
 
-def _walk_strings(value: Any, path: str):
+def _walk_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):

@@ -12,7 +12,7 @@ from workflows.actions.records import check_schema, collection_for, notify, reco
 from workflows.models import Record
 
 
-class Inputs(ActionInputs):
+class CreateRecordInputs(ActionInputs):
     collection: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     data: dict[str, Any]
     key: str | None = Field(default=None, max_length=200)
@@ -25,9 +25,9 @@ class CreateRecordAction(ActionType):
     icon = "＋"
     category = "resource"
     description = "Create a record (optionally with a unique key) in a collection."
-    Inputs = Inputs
+    Inputs = CreateRecordInputs
 
-    def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
+    def execute(self, ctx: StepContext, inputs: CreateRecordInputs) -> Any:
         collection = collection_for(ctx, inputs.collection, create=inputs.create_collection)
         check_schema(collection, inputs.data)
         try:
@@ -40,7 +40,7 @@ class CreateRecordAction(ActionType):
         notify(ctx, collection, record, "created")
         return record_out(record)
 
-    def revert(self, ctx: StepContext, inputs: Inputs, output: Any) -> Any:
+    def revert(self, ctx: StepContext, inputs: CreateRecordInputs, output: Any) -> Any:
         deleted, _ = Record.objects.filter(id=output["id"]).delete()
         return {"deleted": deleted}
 

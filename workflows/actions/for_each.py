@@ -6,12 +6,18 @@ from typing import Any
 
 from pydantic import Field
 
-from workflows.actions.base import ActionError, ActionInputs, ActionType, StepContext
+from workflows.actions.base import (
+    ActionError,
+    ActionInputs,
+    ActionType,
+    SlotResult,
+    StepContext,
+)
 
 MAX_ITEMS = 10_000
 
 
-class Inputs(ActionInputs):
+class ForEachInputs(ActionInputs):
     items: list[Any] = Field(max_length=MAX_ITEMS)
     concurrency: int = Field(default=1, ge=1, le=32)
 
@@ -22,11 +28,11 @@ class ForEachAction(ActionType):
     icon = "↻"
     category = "structural"
     description = "Run the body for each item; `item` and `index` hold the current one."
-    Inputs = Inputs
+    Inputs = ForEachInputs
     slots = ("body",)
 
-    def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
-        calls = [
+    def execute(self, ctx: StepContext, inputs: ForEachInputs) -> Any:
+        calls: list[tuple[str, dict[str, Any] | None, str | None]] = [
             ("body", {"item": item, "index": index}, str(index))
             for index, item in enumerate(inputs.items)
         ]
@@ -34,7 +40,8 @@ class ForEachAction(ActionType):
         failures = [r for r in results if isinstance(r, ActionError)]
         if failures:
             raise failures[0]
-        return {"count": len(results), "outputs": [r.outputs for r in results]}
+        done = [r for r in results if isinstance(r, SlotResult)]  # all of them, by now
+        return {"count": len(results), "outputs": [r.outputs for r in done]}
 
     def summary(self, inputs: dict[str, Any]) -> str:
         text = f"for each in {inputs.get('items', '')}"

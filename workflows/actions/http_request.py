@@ -23,7 +23,11 @@ MAX_BODY_CHARS = 1_000_000
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class Inputs(ActionInputs):
+def _any_2xx() -> list[int | str]:
+    return ["2xx"]
+
+
+class HttpRequestInputs(ActionInputs):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
     url: str = Field(min_length=1, max_length=8000)
     connection: str | None = None
@@ -33,14 +37,14 @@ class Inputs(ActionInputs):
     form: dict[str, Any] | None = None
     body: str | None = None
     timeout: float = Field(default=30, gt=0, le=300)
-    expected_status: list[int | str] = Field(default_factory=lambda: ["2xx"])
+    expected_status: list[int | str] = Field(default_factory=_any_2xx)
     follow_redirects: bool = True
     # The receiver honours Idempotency-Key: a call that timed out (and may have taken effect)
     # may be sent again by a retry. GET, HEAD and OPTIONS are always safe to send again.
     retry_safe: bool = False
 
     @model_validator(mode="after")
-    def one_body(self) -> Inputs:
+    def one_body(self) -> HttpRequestInputs:
         given = [n for n in ("json_body", "form", "body") if getattr(self, n) is not None]
         if len(given) > 1:
             raise ValueError("give only one of `json`, `form` or `body`")
@@ -60,7 +64,7 @@ def status_expected(status: int, expected: list[int | str]) -> bool:
                for item in expected)
 
 
-def connection_request(ctx: StepContext, inputs: Inputs, headers: dict[str, str]) -> str:
+def connection_request(ctx: StepContext, inputs: HttpRequestInputs, headers: dict[str, str]) -> str:
     """Join the path to the connection's base URL and apply its authentication (every header
     it sets is a credential: none follows a redirect to another origin)."""
     info = ctx.connection(inputs.connection or "", "http")
@@ -100,9 +104,9 @@ class HttpRequestAction(ActionType):
     icon = "🌐"
     category = "resource"
     description = "Call an HTTP API; the response status, headers and body become the output."
-    Inputs = Inputs
+    Inputs = HttpRequestInputs
 
-    def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
+    def execute(self, ctx: StepContext, inputs: HttpRequestInputs) -> Any:
         import httpx
 
         headers = {**inputs.headers, "Idempotency-Key": ctx.idempotency_key}
@@ -148,12 +152,13 @@ class HttpRequestAction(ActionType):
         return output
 
     @staticmethod
-    def _connection_allows_redirects(ctx: StepContext, inputs: Inputs) -> bool:
+    def _connection_allows_redirects(ctx: StepContext, inputs: HttpRequestInputs) -> bool:
         if not inputs.connection:
             return True
-        return ctx.connection(inputs.connection, "http").config.get("follow_redirects", True)
+        config = ctx.connection(inputs.connection, "http").config
+        return bool(config.get("follow_redirects", True))
 
-    def retry_safe(self, inputs: Inputs) -> bool:
+    def retry_safe(self, inputs: HttpRequestInputs) -> bool:
         return inputs.method in SAFE_METHODS or inputs.retry_safe
 
     def summary(self, inputs: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ from workflows.actions.base import ActionInputs, ActionType, StepContext
 from workflows.expressions import truthy
 
 
-class Inputs(ActionInputs):
+class IfInputs(ActionInputs):
     condition: Any
 
 
@@ -18,10 +18,10 @@ class IfAction(ActionType):
     icon = "◇"
     category = "structural"
     description = "Run `then` when the condition is true, otherwise `else`."
-    Inputs = Inputs
+    Inputs = IfInputs
     slots = ("then", "else")
 
-    def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
+    def execute(self, ctx: StepContext, inputs: IfInputs) -> Any:
         branch = "then" if truthy(inputs.condition) else "else"
         ctx.run_slot(branch)
         return {"branch": branch}

@@ -1,4 +1,4 @@
-"""`lock`: hold a named lock around the children, across all runs and workers (seed 002).
+"""`lock`: hold a named lock around the children, across all runs and workers.
 
 A run that finds the lock taken is parked (holding no worker) and woken in arrival order when
 the holder releases it; a lock held by a dead worker is released with its lease.
@@ -13,7 +13,7 @@ from pydantic import Field
 from workflows.actions.base import ActionInputs, ActionType, Park, StepContext
 
 
-class Inputs(ActionInputs):
+class LockInputs(ActionInputs):
     name: str = Field(min_length=1, max_length=255)
 
 
@@ -23,10 +23,10 @@ class LockAction(ActionType):
     icon = "🔒"
     category = "structural"
     description = "Run the body while holding a named lock; other runs wait their turn."
-    Inputs = Inputs
+    Inputs = LockInputs
     slots = ("body",)
 
-    def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
+    def execute(self, ctx: StepContext, inputs: LockInputs) -> Any:
         if not ctx.acquire_lock(inputs.name):
             ctx.park(until=None, reason=f"lock:{inputs.name}")
         try:

@@ -9,7 +9,7 @@ from pydantic import Field
 from workflows.actions.base import ActionInputs, ActionType, StepContext
 
 
-class Inputs(ActionInputs):
+class LogInputs(ActionInputs):
     message: Any
     level: Literal["debug", "info", "warning", "error"] = "info"
     repeat: int = Field(default=1, ge=1, le=100_000)
@@ -21,9 +21,9 @@ class LogAction(ActionType):
     icon = "✎"
     category = "data"
     description = "Write a message to the run log."
-    Inputs = Inputs
+    Inputs = LogInputs
 
-    def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
+    def execute(self, ctx: StepContext, inputs: LogInputs) -> Any:
         message = inputs.message if isinstance(inputs.message, str) else str(inputs.message)
         for _ in range(inputs.repeat):
             ctx.log(message, inputs.level)

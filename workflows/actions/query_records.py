@@ -10,7 +10,7 @@ from workflows.actions.base import ActionInputs, ActionType, StepContext
 from workflows.actions.records import collection_for, record_out
 
 
-class Inputs(ActionInputs):
+class QueryRecordsInputs(ActionInputs):
     collection: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     filter: dict[str, Any] = Field(default_factory=dict)
     key: str | None = None
@@ -24,9 +24,9 @@ class QueryRecordsAction(ActionType):
     icon = "🔍"
     category = "resource"
     description = "Find records by key or by field values; output {count, records}."
-    Inputs = Inputs
+    Inputs = QueryRecordsInputs
 
-    def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
+    def execute(self, ctx: StepContext, inputs: QueryRecordsInputs) -> Any:
         collection = collection_for(ctx, inputs.collection, create=False)
         records = collection.records.all()
         if inputs.key is not None:

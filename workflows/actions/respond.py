@@ -9,7 +9,7 @@ from pydantic import Field
 from workflows.actions.base import ActionInputs, ActionType, StepContext
 
 
-class Inputs(ActionInputs):
+class RespondInputs(ActionInputs):
     status: int = Field(default=200, ge=100, le=599)
     headers: dict[str, str] = Field(default_factory=dict)
     body: Any = None
@@ -21,9 +21,9 @@ class RespondAction(ActionType):
     icon = "↩"
     category = "data"
     description = "Answer the HTTP caller of a synchronous trigger."
-    Inputs = Inputs
+    Inputs = RespondInputs
 
-    def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
+    def execute(self, ctx: StepContext, inputs: RespondInputs) -> Any:
         ctx.respond(status=inputs.status, headers=inputs.headers, body=inputs.body)
         return {"status": inputs.status, "headers": inputs.headers, "body": inputs.body}
 

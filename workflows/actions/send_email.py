@@ -21,7 +21,7 @@ def _addresses(values: list[str]) -> list[str]:
     return values
 
 
-class Inputs(ActionInputs):
+class SendEmailInputs(ActionInputs):
     connection: str = Field(min_length=1)
     to: list[str] = Field(min_length=1, max_length=100)
     cc: list[str] = Field(default_factory=list, max_length=100)
@@ -46,9 +46,9 @@ class SendEmailAction(ActionType):
     icon = "✉"
     category = "resource"
     description = "Send an email through an SMTP connection."
-    Inputs = Inputs
+    Inputs = SendEmailInputs
 
-    def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
+    def execute(self, ctx: StepContext, inputs: SendEmailInputs) -> Any:
         info = ctx.connection(inputs.connection, "smtp")
         config = info.config
         backend = EmailBackend(

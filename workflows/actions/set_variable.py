@@ -9,7 +9,7 @@ from pydantic import Field
 from workflows.actions.base import ActionInputs, ActionType, StepContext
 
 
-class Inputs(ActionInputs):
+class SetVariableInputs(ActionInputs):
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
     value: Any = None
 
@@ -20,9 +20,9 @@ class SetVariableAction(ActionType):
     icon = "𝑥"
     category = "data"
     description = "Set `vars.<name>` to a value (expressions allowed)."
-    Inputs = Inputs
+    Inputs = SetVariableInputs
 
-    def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
+    def execute(self, ctx: StepContext, inputs: SetVariableInputs) -> Any:
         ctx.set_variable(inputs.name, inputs.value)
         return {"name": inputs.name, "value": inputs.value}
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # imported where a message is posted
 DEFAULT_API = "https://slack.com/api"
 
 
-class Inputs(ActionInputs):
+class SlackMessageInputs(ActionInputs):
     connection: str = Field(min_length=1)
     text: str = Field(min_length=1, max_length=40000)
     channel: str | None = None
@@ -39,9 +39,9 @@ class SlackMessageAction(ActionType):
     icon = "#"
     category = "resource"
     description = "Post a message to Slack (incoming webhook or chat.postMessage)."
-    Inputs = Inputs
+    Inputs = SlackMessageInputs
 
-    def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
+    def execute(self, ctx: StepContext, inputs: SlackMessageInputs) -> Any:
         info = ctx.connection(inputs.connection, "slack")
         payload: dict[str, Any] = {"text": inputs.text}
         if inputs.blocks:
@@ -59,7 +59,7 @@ class SlackMessageAction(ActionType):
                               kind="slack_error", retryable=response.status_code >= 500)
         return {"ok": True}
 
-    def post_with_token(self, config: dict, token: str, inputs: Inputs,
+    def post_with_token(self, config: dict, token: str, inputs: SlackMessageInputs,
                         payload: dict[str, Any]) -> dict[str, Any]:
         if not inputs.channel:
             raise ActionError("`channel` is required with a bot token", kind="invalid_inputs")

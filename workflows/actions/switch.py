@@ -7,7 +7,7 @@ from typing import Any
 from workflows.actions.base import ActionInputs, ActionType, StepContext
 
 
-class Inputs(ActionInputs):
+class SwitchInputs(ActionInputs):
     value: Any
 
 
@@ -17,10 +17,10 @@ class SwitchAction(ActionType):
     icon = "☰"
     category = "structural"
     description = "Run the case whose slot name equals the value, else the `default` slot."
-    Inputs = Inputs
+    Inputs = SwitchInputs
     dynamic_slots = True
 
-    def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
+    def execute(self, ctx: StepContext, inputs: SwitchInputs) -> Any:
         case = str(inputs.value)
         result = ctx.run_slot(case, missing_ok=True)
         if result is None:

@@ -12,7 +12,7 @@ from pydantic import Field
 from workflows.actions.base import ActionInputs, ActionType, StepContext
 
 
-class Inputs(ActionInputs):
+class TriggerWorkflowInputs(ActionInputs):
     workflow: str = Field(min_length=1, max_length=63)
     payload: Any = None
     wait: bool = True
@@ -24,9 +24,9 @@ class TriggerWorkflowAction(ActionType):
     icon = "⤷"
     category = "resource"
     description = "Start a run of another workflow; with `wait`, its result is the output."
-    Inputs = Inputs
+    Inputs = TriggerWorkflowInputs
 
-    def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
+    def execute(self, ctx: StepContext, inputs: TriggerWorkflowInputs) -> Any:
         return ctx.start_child_run(workflow=inputs.workflow, payload=inputs.payload,
                                    wait=inputs.wait)
 

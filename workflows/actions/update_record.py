@@ -12,7 +12,7 @@ from workflows.actions.records import check_schema, collection_for, notify, reco
 from workflows.models import Record
 
 
-class Inputs(ActionInputs):
+class UpdateRecordInputs(ActionInputs):
     collection: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     key: str | None = None
     id: str | None = None
@@ -21,7 +21,7 @@ class Inputs(ActionInputs):
     upsert: bool = False
 
     @model_validator(mode="after")
-    def key_or_id(self) -> Inputs:
+    def key_or_id(self) -> UpdateRecordInputs:
         if (self.key is None) == (self.id is None):
             raise ValueError("give exactly one of `key` or `id`")
         if self.upsert and self.key is None:
@@ -35,9 +35,9 @@ class UpdateRecordAction(ActionType):
     icon = "✎"
     category = "resource"
     description = "Update a record's data (merged, or replaced); upsert creates it when missing."
-    Inputs = Inputs
+    Inputs = UpdateRecordInputs
 
-    def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
+    def execute(self, ctx: StepContext, inputs: UpdateRecordInputs) -> Any:
         collection = collection_for(ctx, inputs.collection, create=inputs.upsert)
         with transaction.atomic():
             lookup = {"key": inputs.key} if inputs.key is not None else {"id": inputs.id}

@@ -16,12 +16,12 @@ from workflows.actions.base import ActionInputs, ActionType, StepContext
 MAX_WAIT = timedelta(days=366)
 
 
-class Inputs(ActionInputs):
+class WaitInputs(ActionInputs):
     seconds: float | None = Field(default=None, ge=0, le=MAX_WAIT.total_seconds())
     until: datetime | None = None
 
     @model_validator(mode="after")
-    def one_of_seconds_or_until(self) -> Inputs:
+    def one_of_seconds_or_until(self) -> WaitInputs:
         if (self.seconds is None) == (self.until is None):
             raise ValueError("give exactly one of `seconds` or `until`")
         if self.until is not None and self.until.tzinfo is None:
@@ -35,9 +35,9 @@ class WaitAction(ActionType):
     icon = "⏳"
     category = "structural"
     description = "Wait a number of seconds or until a date (up to a year), holding no worker."
-    Inputs = Inputs
+    Inputs = WaitInputs
 
-    def execute(self, ctx: StepContext, inputs: Inputs) -> Any:
+    def execute(self, ctx: StepContext, inputs: WaitInputs) -> Any:
         if "deadline" not in ctx.state:
             deadline = inputs.until or ctx.now() + timedelta(seconds=inputs.seconds or 0)
             ctx.state["deadline"] = deadline.isoformat()
