@@ -27,7 +27,7 @@ from bench import sandbox  # noqa: E402 - importable once the checkout is on the
 
 RESULTS = HERE / "results"
 PARTS = ["engine.py", "memory.py", "rq_ceiling.py", "webhook.py", "logs.py", "history.py"]
-PART_TIMEOUT = 420
+PART_TIMEOUT = 900  # a safety net for a hung part; a busy 2-core machine took 9 minutes for one
 STOP_SECONDS = 30
 
 TARGETS = {

@@ -7,7 +7,8 @@ So every run of the benchmarks gets:
 
 - a fresh database: a SQLite file in a temporary directory, or, when DATABASE_URL names a
   PostgreSQL server, a database with a unique name created on that server and dropped at the
-  end (even on failure or Ctrl-C: try/finally, atexit, and SIGTERM turned into SystemExit);
+  end (even on failure or Ctrl-C: try/finally, atexit, and SIGTERM turned into SystemExit;
+  a run killed outright leaves its database, which the next run on this machine drops);
 - a temporary OWLGRID_VAR_DIR (secret keys, the SQLite file), removed at the end;
 - a Redis database of its own: OWLGRID_BENCH_REDIS_URL, else database 14 of the configured
   Redis server (the app uses 0 by default, the tests 15), emptied at the start and the end.
@@ -36,7 +37,6 @@ from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 
 MARKER = "OWLGRID_BENCH_SANDBOX"
 BENCH_REDIS_DB = 14
-APP_REDIS_DB = 0
 TEST_REDIS_DB = 15
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 LOOPBACK = "127.0.0.1"
