@@ -115,7 +115,13 @@ def probe_http(config: dict, values: dict) -> tuple[bool, str]:
 
 
 def probe_smtp(config: dict, values: dict) -> tuple[bool, str]:
+    from workflows import outbound
+
     host, port = config.get("host", "localhost"), int(config.get("port", 25))
+    try:
+        outbound.vet_host(host, port)
+    except outbound.OutboundRefused as exc:
+        return False, f"refused: {exc}"
     client_class = smtplib.SMTP_SSL if config.get("use_ssl") else smtplib.SMTP
     with client_class(host, port, timeout=10) as client:
         client.ehlo()

@@ -70,7 +70,8 @@ def test_connection_secret_is_write_only_and_test_is_real(environments, admin_us
     assert Connection.objects.get().last_test_ok is True
 
 
-def test_smtp_connection_test_reaches_the_server(environments, admin_user, smtp_peer):
+def test_smtp_connection_test_reaches_the_server(environments, admin_user, smtp_peer, settings):
+    settings.OWLGRID_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
     client = client_for(admin_user)
     client.post("/environments/dev/connections/", {
         "name": "mail", "kind": "smtp", "host": "127.0.0.1", "port": smtp_peer.port})

@@ -80,6 +80,26 @@ def test_connection_tests_and_slack_use_the_same_guard(environments):
     assert not ok and "link-local" in message
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("host", ["127.0.0.1", "169.254.169.254", "localhost"])
+def test_smtp_connection_tests_and_send_email_are_refused_like_http(environments, host,
+                                                                     smtp_peer):
+    """Refused before any socket is opened: the answer is the same whether a port is open."""
+    from environments.models import Connection
+    from environments.services import connection_test
+
+    answers = set()
+    for port in (smtp_peer.port, 9):  # an SMTP server listens on the first, nothing on 9
+        connection = Connection.objects.create(
+            environment=environments["dev"], name=f"mail-{port}", kind="smtp",
+            config={"host": host, "port": port})
+        ok, message = connection_test(connection=connection)
+        assert not ok and message.startswith("refused:")
+        answers.add(message)
+    assert len(answers) == 1
+    assert not smtp_peer.messages
+
+
 def test_the_allowlist_opens_exactly_what_it_names(settings):
     settings.OWLGRID_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
     outbound.vet("http://127.0.0.1:9/")  # named: allowed

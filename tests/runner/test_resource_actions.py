@@ -90,11 +90,14 @@ def test_send_email_delivers_the_rendered_message(workers, dev, smtp_peer):
             "subject": "Order {{ trigger.body.id }} received",
             "body": "Hello {{ trigger.body.name }}, thanks!"}},
     ])
-    workers.start(1)
+    workers.start(1, **LOCAL)
     run = wait_for_run(run_in(dev, workflow, version,
                               {"email": "ada@example.com", "id": "A1", "name": "Ada"}).id)
     assert run.status == "completed", run.error
     (message,) = smtp_peer.messages
+    sent_id = StepEvent.objects.get(run=run, step_key="mail", status="completed").output[
+        "message_id"]
+    assert message["Message-ID"] == sent_id  # the id of the mail actually sent
     assert message["Subject"] == "Order A1 received"
     assert message["To"] == "ada@example.com"
     assert message.get_content().strip() == "Hello Ada, thanks!"
