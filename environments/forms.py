@@ -104,11 +104,3 @@ class RightsForm(forms.Form):
 class GroupCreateForm(forms.Form):
     name = forms.CharField(max_length=63, validators=[slug_validator])
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-
-
-class MemberForm(forms.Form):
-    username = forms.CharField(max_length=150)
-
-
-class TokenForm(forms.Form):
-    name = forms.CharField(max_length=100)

@@ -1,4 +1,4 @@
-"""Promotion of a deployed version to the next environment, after checks (seed 000's migration).
+"""Promotion of a deployed version to the next environment, after checks.
 
 Every check runs; all failures are reported together in plain words, and nothing changes unless
 all pass. Promotions of one workflow are serialised by a lock on the workflow row, so two

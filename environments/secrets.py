@@ -28,8 +28,8 @@ class SecretDecryptionError(ValueError):
 @cache
 def _fernet(keys: tuple[str, ...]) -> MultiFernet:
     # Imported on the first secret encrypted or decrypted, not with this module: cryptography's
-    # Rust bindings are ≈ 8 MB resident, and an idle worker, or one whose runs use no secret,
-    # never needs them (docs/performance.md, "Memory").
+    # Rust bindings take real memory, and an idle worker, or one whose runs use no secret,
+    # never needs them.
     from cryptography.fernet import Fernet, MultiFernet
 
     return MultiFernet([Fernet(key) for key in keys])

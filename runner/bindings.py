@@ -62,9 +62,9 @@ class Bindings:
 def load_bindings(environment: Environment | None, *, signature: tuple | None = None) -> Bindings:
     """The environment's variables and connections, secrets decrypted.
 
-    Every run starts with this. Loading through the ORM and decrypting cost 1.5–3 ms per run on
-    PostgreSQL, so the result is kept per process and re-used while one raw query, read first,
-    returns the same (id, updated_at) rows: every change made through a model's save() or
+    Every run starts with this, and loading through the ORM and decrypting is costly, so the
+    result is kept per process and re-used while one raw query, read first, returns the same
+    (id, updated_at) rows: every change made through a model's save() or
     delete() (the pages, the API, the admin) changes them. `signature`: those rows, when the
     caller has just read them with its own query (`signature_sql`, an HTTP trigger reads them
     with its route).

@@ -170,7 +170,7 @@ def log_lines_on_commit(run_id: Any, lines: list[dict[str, Any]]) -> None:
         sent = None
         for start in range(0, len(payload), BATCH):
             sent = _send(run_group(run_id), log_lines_message(payload[start : start + BATCH]))
-        # Back-pressure: a run logging in a tight loop waits (at most 0.1 s) for its
+        # Back-pressure: a run logging in a tight loop waits (at most LOG_SEND_WAIT_SECONDS) for its
         # lines to reach Redis before writing more, instead of taking the CPU that Daphne and
         # the viewers need to deliver them on a small machine, and letting a backlog build up.
         # A step that logs a line or two does not wait: that would only delay the run.

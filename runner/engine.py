@@ -397,7 +397,7 @@ class Engine:
     # --- reverts ----------------------------------------------------------------------------
 
     def revert_completed(self) -> None:
-        """Undo completed steps that have a revert, newest first (seed 002's apply/revert)."""
+        """Undo completed steps that have a revert, newest first."""
         for item in reversed(list(self.completed)):
             action_type = get_action_type(item.node["type"])
             spec = item.node.get("revert")

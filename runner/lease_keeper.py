@@ -1,11 +1,11 @@
 """One thread per process renews the leases of the runs the process is executing.
 
 A run's lease says "this process is executing it"; a run whose lease is not renewed within
-`OWLGRID_LEASE_SECONDS` is taken over by another worker. Each engine used to start a heartbeat
-thread of its own: a thread start (and its hand-off of the interpreter) per run, on the path of
-every run, for runs that mostly end long before their first renewal. Here one daemon thread per
-process renews every registered run's lease once a third of the lease time has passed since
-its last renewal, and tells the engine when the run was cancelled or the lease lost.
+`OWLGRID_LEASE_SECONDS` is taken over by another worker. One daemon thread per process, rather
+than a heartbeat thread per run, keeps thread starts off the path of every run (most runs end
+before their first renewal). It renews every registered run's lease once a third of the lease
+time has passed since its last renewal, and tells the engine when the run was cancelled or the
+lease lost.
 """
 
 from __future__ import annotations

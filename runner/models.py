@@ -99,8 +99,8 @@ class Run(models.Model):
             models.Index(fields=["workflow", "-created_at"], name="run_workflow_recent"),
             # A workflow's runs in one status, oldest first: the first waiter for a concurrency
             # slot, a workflow's pending runs, retention's finished runs before a date. Without
-            # it SQLite (no statistics) walked run_workflow_recent through the workflow's whole
-            # history for each (tens of ms per run of a limited workflow at 5,000 stored runs).
+            # it SQLite (no statistics) walks run_workflow_recent through the workflow's whole
+            # history for each.
             models.Index(fields=["workflow", "status", "created_at"], name="run_workflow_status"),
             # The runs holding a concurrency slot: a handful per workflow, counted at each start.
             models.Index(fields=["workflow"], condition=Q(holds_slot=True),
@@ -137,7 +137,7 @@ class StepEventQuerySet(models.QuerySet):
 
 
 class StepEvent(models.Model):
-    """One change of a step's state; the step's state is its latest event (seed 001)."""
+    """One change of a step's state; the step's state is its latest event."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="step_events")
     step_key = models.CharField(max_length=500)
@@ -161,7 +161,7 @@ class StepEvent(models.Model):
         return f"{self.step_key} {self.status} (attempt {self.attempt})"
 
     def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
+        if self.pk is not None:  # ids come from the database: a row with one was saved before
             raise AppendOnlyError("Step events are append-only: they cannot be updated.")
         super().save(*args, **kwargs)
 

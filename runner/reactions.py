@@ -97,7 +97,7 @@ def passes_filter(source: str | None, payload: dict[str, Any]) -> bool:
 
 
 def run_finished(run_id: Any, environment_id: Any = None) -> None:
-    """Start the workflows watching runs like this one finish (seed 003's reactions).
+    """Start the workflows watching runs like this one finish.
 
     Given the run's environment, one query answers the usual case: nobody watches there. It
     runs on the finishing executor's connection, which that executor keeps or closes."""

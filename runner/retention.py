@@ -4,24 +4,18 @@ Only finished runs (completed, failed, cancelled) are ever pruned: a queued, run
 run — an approval that waits for months — stays whatever its age.
 
 Each query is bounded by what it prunes, not by the history kept: workflow by workflow, the
-runs that go are the finished ones created before one moment — the later of the age limit and
-the creation of the newest run that must stay by count — read off the `run_workflow_recent`
-index (workflow, created_at), LIMIT batch_size at a time. (A window function ranking every
-finished run of every workflow, run again for each batch, took 0.9 s per batch on SQLite with
-100,000 stored runs: a 14-second prune of 2,800 runs; and a status filter beside the ids made
-SQLite walk every finished run for each batch.) Whether a workflow has more runs than it keeps
-at all is one walk of at most `keep` index entries.
+runs that go are the finished ones created before one moment (the later of the age limit and
+the creation of the newest run that must stay by count), read off the `run_workflow_recent`
+index, `batch_size` at a time. Ranking every finished run with a window function instead would
+cost a walk of the whole history for every batch.
 
-Deletion goes in batches, each in its own short transaction, so a large prune neither locks
-the tables for long nor builds one huge transaction (or WAL burst) — and an interrupted prune
-just resumes at the next call. A run's log lines, by far the bulk, go first in chunks of
-LOG_CHUNK rows; then `Run.objects.filter(id__in=batch).delete()` lets Django's collector
-remove the step events, locks, and null out references (child runs, retries, schedule ticks).
+Deletion goes in batches, each in its own short transaction, so a large prune neither locks the
+tables for long nor builds one huge transaction, and an interrupted prune resumes at the next
+call. A run's log lines, the bulk, go first in chunks; then Django's collector removes the step
+events and locks and nulls out references (child runs, retries, schedule ticks).
 
-Step events are append-only: `StepEventQuerySet.delete()` raises on purpose. The collector
-does not call it — it fast-deletes them with a raw DELETE — so retention needs no exception to
-that rule. (Should the collector ever go through the queryset, retention is the one place
-allowed to bypass it with `DELETE FROM runner_stepevent WHERE run_id IN (...)`.)
+Step events are append-only (`StepEventQuerySet.delete()` raises); the collector deletes them
+with a raw DELETE, not through the queryset, so retention needs no exception to that rule.
 
 Space: PostgreSQL's autovacuum makes the freed pages reusable; `reclaim_space()` (the command's
 `--vacuum`) runs VACUUM now, which on SQLite also shrinks the file.

@@ -205,7 +205,7 @@ def _tree_order(steps: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 def run_steps(run: Run) -> list[dict[str, Any]]:
     """Each step of a run: latest status, attempts, timings, data, in tree order.
 
-    A step's state is its latest event (seed 001). Its time runs from its first `running` event
+    A step's state is its latest event. Its time runs from its first `running` event
     to its last event once final; a step still going is timed until now.
     """
     steps: dict[str, dict[str, Any]] = {}

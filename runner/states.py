@@ -1,4 +1,4 @@
-"""The run and step state machines: every allowed transition, listed once (taskflow's states.py).
+"""The run and step state machines: every allowed transition, listed once.
 
 `runner.journal` calls `check_run_transition` / `check_step_transition` before writing any status,
 so an impossible change (a completed step running again, a cancelled run completing) raises

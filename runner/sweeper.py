@@ -46,9 +46,8 @@ LIVE_JOB = WAITING_JOB | {JobStatus.STARTED}
 
 
 def _job_statuses(rows: list[tuple]) -> list[JobStatus | None]:
-    """The RQ status of each run's job (None: no job), in one round trip: a backlog of queued
-    runs older than the grace period made the sweeper fetch up to 500 jobs one by one, every
-    second."""
+    """The RQ status of each run's job (None: no job), in one round trip rather than one per
+    job, since a backlog of queued runs is checked on every sweep."""
     if not rows:
         return []
     pipe = queueing.get_queue().connection.pipeline(transaction=False)

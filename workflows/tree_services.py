@@ -17,19 +17,12 @@ from workflows.actions import REGISTRY, get_action_type
 from workflows.expressions import rename_in_value
 from workflows.format_validation import check_trigger
 from workflows.models import Action, Trigger, WorkflowVersion, step_name_validator
+from workflows.triggers import REGISTRY as TRIGGER_TYPES
 
 Errors = dict[str, list[str]]
 LIFT = 1_000_000
 RETRY_LIMITS = {"max_attempts": (1, 100), "backoff_seconds": (0, 86400),
                 "max_backoff_seconds": (0, 2_592_000)}
-DEFAULT_TRIGGER_SETTINGS: dict[str, dict[str, Any]] = {
-    "http": {"methods": ["POST"], "mode": "async"},
-    "schedule": {"cron": "0 * * * *", "timezone": "UTC"},
-    "manual": {},
-    "record": {"collection": "", "events": ["created"]},
-    "workflow": {},
-    "run": {"workflow": "*", "statuses": ["failed"]},
-}
 
 
 class TreeError(ValidationError):
@@ -283,19 +276,20 @@ def trigger_add(*, version: WorkflowVersion, type: str, access: str | None = Non
                 access_group: Any = None) -> tuple[Trigger | None, Errors]:
     """A trigger of `type` with working default settings (an HTTP one is group-protected)."""
     version.ensure_editable()
-    if type not in Trigger.Type.values:
+    if type not in TRIGGER_TYPES:
         return None, {"type": [f"unknown trigger type {type!r}"]}
+    trigger_type = TRIGGER_TYPES[type]
     if access is None:
-        access = Trigger.Access.GROUP if type == Trigger.Type.HTTP else Trigger.Access.PUBLIC
+        access = trigger_type.default_access
     if access == Trigger.Access.GROUP and access_group is None:
         access_group = version.workflow.perimeters.order_by("name").first()
     taken = set(version.triggers.values_list("name", flat=True))
     name = next(f"{type}_{n}" for n in range(1, 1000) if f"{type}_{n}" not in taken)
-    settings = dict(DEFAULT_TRIGGER_SETTINGS[type])
+    settings = trigger_type.default_settings()
     errors = _trigger_errors(version, name=name, type_=type, settings=settings, access=access,
                              access_group=access_group)
-    if type == Trigger.Type.RECORD:
-        errors.pop("settings.collection", None)  # named by the user in the next edit
+    for field in trigger_type.filled_in_later:  # named by the user in the next edit
+        errors.pop(f"settings.{field}", None)
     if errors:
         return None, errors
     position = (version.triggers.order_by("-position").values_list("position", flat=True)

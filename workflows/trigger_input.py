@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workflows.models import Trigger, WorkflowVersion
+from workflows.models import WorkflowVersion
 
 
 def body_problems(schema: dict | None, body: Any) -> list[dict[str, str]]:
@@ -23,7 +23,3 @@ def input_schema(version: WorkflowVersion, trigger_type: str) -> dict | None:
     """The JSON Schema of the version's first trigger of that type, if it declares one."""
     trigger = version.triggers.filter(type=trigger_type).order_by("position").first()
     return (trigger.settings or {}).get("json_schema") if trigger else None
-
-
-def triggers_of(version: WorkflowVersion, trigger_type: str) -> list[Trigger]:
-    return list(version.triggers.filter(type=trigger_type).order_by("position"))

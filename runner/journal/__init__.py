@@ -1,5 +1,5 @@
-"""The journal: the only code that writes runs, step events, log lines, locks and approvals
-(taskflow's storage facade). The engine and the rest of `runner` call what is listed here.
+"""The journal: the storage facade, the only code that writes runs, step events, log lines, locks
+and approvals. The engine and the rest of `runner` call what is listed here.
 
 The contract:
 - `create_run`: insert a queued run (its job is queued on commit);

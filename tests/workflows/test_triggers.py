@@ -109,15 +109,6 @@ def test_an_unknown_type_is_refused_on_import_with_the_known_ones(db):
     assert all(repr(name) in message for name in REGISTRY)
 
 
-def test_the_tree_services_defaults_agree_with_the_registry():
-    """`tree_services` still keeps its own copy of the defaults (not this package's file);
-    until it reads `default_settings()`, this keeps the two from drifting apart."""
-    from workflows.tree_services import DEFAULT_TRIGGER_SETTINGS
-
-    registry_defaults = {name: t.default_settings() for name, t in REGISTRY.items()}
-    assert registry_defaults == DEFAULT_TRIGGER_SETTINGS
-
-
 # --- the editor ---------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""`run`: a run of another workflow finishing (n8n's error workflow, seed 003's reactions).
+"""`run`: a run of another workflow finishing, e.g. to react to its failure.
 
 The finished run is matched by `runner.reactions`; the new run's body is its summary.
 """

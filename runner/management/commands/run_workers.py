@@ -19,7 +19,7 @@ PRUNE_EVERY = 3600  # seconds between retention passes
 
 class Command(BaseCommand):
     # The web process runs Django's system checks; here they would import every view, the API
-    # and its schemas (about 10 MB per worker) for nothing a worker executes.
+    # and its schemas into every worker, for nothing a worker executes.
     requires_system_checks: list[str] = []
     help = (
         "Start OwlGrid's execution: N RQ worker processes (SimpleWorker, with the scheduler) "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from workflows.format import workflow_export
 from workflows.models import Workflow, WorkflowVersion
@@ -14,9 +14,12 @@ from workflows.models import Workflow, WorkflowVersion
 class Command(BaseCommand):
     help = "Export a workflow version as JSON (stdout, or --output FILE). Exit 1 if not found."
 
-    def add_arguments(self, parser: Any) -> None:
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         # `--version N` names the workflow version, replacing Django's --version flag here.
-        parser.conflict_handler = parser._optionals.conflict_handler = "resolve"
+        kwargs.setdefault("conflict_handler", "resolve")
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
+    def add_arguments(self, parser: Any) -> None:
         parser.add_argument("name", help="the workflow's name")
         parser.add_argument("--version", type=int, dest="number",
                             help="version number (default: the latest)")
