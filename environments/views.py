@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from access.models import ApiToken, SecurityGroup
-from access.permissions import is_administrator, user_has_workflow_right
+from access.permissions import is_administrator, user_has_workflow_right, workflows_visible_to
 from access.tokens import token_create, token_revoke
 from environments import forms, services
 from environments.models import Connection, Environment, Variable
@@ -65,13 +65,16 @@ def environment_move(request: HttpRequest, name: str) -> HttpResponse:
 
 def detail_context(request: HttpRequest, environment: Environment,
                    **form_overrides: Any) -> dict[str, Any]:
+    # Only what the user's perimeter allows: another group's workflows are not listed.
+    visible = workflows_visible_to(request.user, Workflow.objects.all()).values("id")
     return {
         "environment": environment,
         "variables": environment.variables.all(),
         "connections": environment.connections.all(),
-        "deployments": environment.deployments.select_related("workflow", "version"),
-        "history": environment.promotions.select_related("workflow", "version", "user",
-                                                         "source")[:50],
+        "deployments": environment.deployments.filter(workflow__in=visible)
+        .select_related("workflow", "version"),
+        "history": environment.promotions.filter(workflow__in=visible)
+        .select_related("workflow", "version", "user", "source")[:50],
         "variable_form": form_overrides.get("variable_form", forms.VariableForm()),
         "connection_form": form_overrides.get("connection_form", forms.ConnectionForm()),
         "is_admin": is_administrator(request.user),  # type: ignore[arg-type]

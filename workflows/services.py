@@ -62,7 +62,9 @@ def _name_errors(name: str, *, exclude: Workflow | None = None) -> list[str]:
     taken = Workflow.objects.filter(name=name)
     if exclude is not None:
         taken = taken.exclude(id=exclude.id)
-    return [f"a workflow named {name!r} already exists"] if taken.exists() else []
+    # The same words whether the holder is visible to the caller or not: a name's existence
+    # outside one's perimeter is not for telling.
+    return [f"the name {name!r} is not available"] if taken.exists() else []
 
 
 def _tag_errors(tags: list[str]) -> list[str]:

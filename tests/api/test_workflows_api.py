@@ -143,7 +143,7 @@ def test_create_and_change_refuse_bad_fields_and_write_nothing(hello, member):
     assert bad.status_code == 400 and bad.json()["error"]["fields"][0]["path"] == "name"
     taken = client.post("/api/workflows", {"name": "hello-webhook"},
                         content_type="application/json")
-    assert taken.status_code == 400 and "already exists" in taken.json()["error"]["fields"][0][
+    assert taken.status_code == 400 and "is not available" in taken.json()["error"]["fields"][0][
         "message"]
     empty_tag = client.post("/api/workflows", {"name": "tagged", "tags": ["ok", ""]},
                             content_type="application/json")

@@ -102,3 +102,42 @@ def test_every_endpoint_refuses_the_roles_it_must(world, role):
         if role not in allowed and status not in REFUSED:
             wrong.append(f"{role} reached {method.upper()} {url}: {status}")
     assert wrong == []
+
+
+# Pages everyone signed in may open, whose content must stay within the reader's perimeter:
+# (url, what only the perimeter may see, the roles that may see it).
+LISTINGS = [
+    ("/environments/dev/", "secret-sauce", {"viewer", "member", "admin"}),  # deployments
+    ("/environments/dev/", "promote secret-sauce", {"viewer", "member", "admin"}),  # history
+    ("/workflows/", "secret-sauce", {"viewer", "member", "admin"}),
+]
+
+
+@pytest.mark.parametrize("role", ["outsider", "viewer", "member", "admin"])
+def test_listings_show_only_what_the_perimeter_allows(world, role):
+    from environments.models import PromotionRecord
+
+    workflow = Deployment.objects.get().workflow
+    PromotionRecord.objects.create(workflow=workflow, kind="promote", target_id=Deployment
+                                   .objects.get().environment_id, version=workflow.versions
+                                   .first(), user=world["users"]["admin"])
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(world["users"][role])
+    for url, secret, allowed in LISTINGS:
+        page = client.get(url)
+        assert page.status_code == 200
+        assert (secret in page.content.decode()) == (role in allowed), (role, url, secret)
+
+
+def test_a_hidden_name_is_not_available_in_the_same_words_as_a_visible_one(world,
+                                                                           django_user_model):
+    from workflows.services import workflow_create
+
+    others = SecurityGroup.objects.create(name="others", can_view=True, can_edit=True)
+    stranger = django_user_model.objects.create_user("stranger", password="pass-123456x")
+    others.members.add(stranger)
+    _, hidden = workflow_create(name="secret-sauce", user=stranger, perimeters=[others])
+    workflow_create(name="mine", user=stranger, perimeters=[others])
+    _, visible = workflow_create(name="mine", user=stranger, perimeters=[others])
+    assert hidden["name"] == ["the name 'secret-sauce' is not available"]
+    assert visible["name"] == ["the name 'mine' is not available"]

@@ -52,7 +52,7 @@ def test_workflow_create_refuses_bad_and_taken_names(draft):
     workflow, errors = services.workflow_create(name="Bad Name")
     assert workflow is None and "name" in errors
     workflow, errors = services.workflow_create(name="orders")
-    assert workflow is None and "already exists" in errors["name"][0]
+    assert workflow is None and "is not available" in errors["name"][0]
     assert Workflow.objects.count() == 1
 
 
