@@ -6,6 +6,7 @@ Only `runner.journal` writes these tables; everything else reads them.
 from __future__ import annotations
 
 import uuid
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import models
@@ -129,10 +130,10 @@ class Run(models.Model):
 
 
 class StepEventQuerySet(models.QuerySet):
-    def update(self, **kwargs):
+    def update(self, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("Step events are append-only: they cannot be updated.")
 
-    def delete(self):
+    def delete(self) -> NoReturn:
         raise AppendOnlyError("Step events are append-only: they cannot be deleted.")
 
 
@@ -160,12 +161,12 @@ class StepEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.step_key} {self.status} (attempt {self.attempt})"
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:  # ids come from the database: a row with one was saved before
             raise AppendOnlyError("Step events are append-only: they cannot be updated.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("Step events are append-only: they cannot be deleted.")
 
 
@@ -194,6 +195,20 @@ class LogLine(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} [{self.level}] {self.message[:60]}"
+
+
+class DeliveryKey(models.Model):
+    """A key an HTTP trigger has seen: an Idempotency-Key (with the answer it got) or a signed
+    webhook's message id. Kept in the database, so that losing Redis replays nothing."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    body_hash = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=10, default="in_flight")  # or "done"
+    response = models.JSONField(null=True, blank=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class RunLock(models.Model):

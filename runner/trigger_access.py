@@ -17,7 +17,7 @@ from django.http import HttpRequest
 
 from access.tokens import bearer, token_find
 from environments.models import Environment, Variable
-from runner import queueing
+from runner import trigger_limits
 from workflows.models import Trigger
 
 TOLERANCE_SECONDS = 300
@@ -95,7 +95,8 @@ def check_signature(request: HttpRequest, trigger: Trigger, environment: Environ
 
 
 def remember_message(trigger: Trigger, environment: Environment, message_id: str) -> bool:
-    """Accept each signed message id once (shared across processes through Redis)."""
-    key = f"owlgrid:hook-id:{environment.id}:{trigger.id}:{message_id}"
-    connection = queueing.redis_connection()
-    return bool(connection.set(key, "1", nx=True, ex=REPLAY_TTL_SECONDS))
+    """Accept each signed message id once within the tolerance window, in every process and
+    whatever happens to Redis (the ids are kept in the database)."""
+    digest = hashlib.sha256(message_id.encode()).hexdigest()
+    return trigger_limits.seen_once(f"hook-id:{environment.id}:{trigger.id}:{digest}",
+                                    REPLAY_TTL_SECONDS)

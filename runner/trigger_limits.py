@@ -1,21 +1,27 @@
-"""Shared limits for HTTP triggers, kept in Redis so every web process sees the same counts:
-per-trigger rate limits, and Idempotency-Key records that make retried deliveries safe."""
+"""Shared limits for HTTP triggers: per-trigger rate limits in Redis (every web process sees
+the same counts), and the keys that make retried deliveries safe (Idempotency-Key records,
+signed webhooks' message ids) in the database, where losing Redis cannot replay them."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from redis import Redis
+
 from runner import queueing
+from runner.models import DeliveryKey
 
 IDEMPOTENCY_TTL = 24 * 3600
 IN_FLIGHT_TTL = 120
 
 
-def redis():
+def redis() -> Redis:
     return queueing.redis_connection()
 
 
@@ -44,32 +50,56 @@ class Claim:
 
 def idempotency_key(trigger_id: Any, environment_id: Any, key: str) -> str:
     digest = hashlib.sha256(key.encode()).hexdigest()
-    return f"owlgrid:idem:{environment_id}:{trigger_id}:{digest}"
+    return f"idem:{environment_id}:{trigger_id}:{digest}"
 
 
 def body_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def claim(redis_key: str, body: bytes) -> Claim:
-    record = json.dumps({"body": body_hash(body), "state": "in_flight"})
-    if redis().set(redis_key, record, nx=True, ex=IN_FLIGHT_TTL):
+def claim(key: str, body: bytes) -> Claim:
+    """Take `key` for this call, or say why not: the same body answered before (replay), still
+    being handled (conflict), or another body (mismatch)."""
+    now = timezone.now()
+    DeliveryKey.objects.filter(key=key, expires_at__lt=now).delete()
+    try:
+        with transaction.atomic():
+            DeliveryKey.objects.create(key=key, body_hash=body_hash(body), state="in_flight",
+                                       expires_at=now + timedelta(seconds=IN_FLIGHT_TTL))
         return Claim("new")
-    stored = redis().get(redis_key)
-    if stored is None:  # expired between the two calls: take it
-        return claim(redis_key, body)
-    data = json.loads(stored)
-    if data["body"] != body_hash(body):
+    except IntegrityError:
+        record = DeliveryKey.objects.filter(key=key).first()
+    if record is None:  # expired and pruned meanwhile: take it
+        return claim(key, body)
+    if record.body_hash != body_hash(body):
         return Claim("mismatch")
-    if data["state"] == "in_flight":
+    if record.state == "in_flight":
         return Claim("conflict")
-    return Claim("replay", data["response"])
+    return Claim("replay", record.response)
 
 
-def remember(redis_key: str, body: bytes, response: dict[str, Any]) -> None:
-    record = {"body": body_hash(body), "state": "done", "response": response}
-    redis().set(redis_key, json.dumps(record), ex=IDEMPOTENCY_TTL)
+def remember(key: str, body: bytes, response: dict[str, Any]) -> None:
+    DeliveryKey.objects.filter(key=key).update(
+        state="done", response=response,
+        expires_at=timezone.now() + timedelta(seconds=IDEMPOTENCY_TTL))
 
 
-def forget(redis_key: str) -> None:
-    redis().delete(redis_key)
+def forget(key: str) -> None:
+    DeliveryKey.objects.filter(key=key).delete()
+
+
+def seen_once(key: str, ttl_seconds: int) -> bool:
+    """True the first time `key` is presented within `ttl_seconds`, False after."""
+    now = timezone.now()
+    DeliveryKey.objects.filter(key=key, expires_at__lt=now).delete()
+    try:
+        with transaction.atomic():
+            DeliveryKey.objects.create(key=key, state="done",
+                                       expires_at=now + timedelta(seconds=ttl_seconds))
+    except IntegrityError:
+        return False
+    return True
+
+
+def prune_expired() -> int:
+    return DeliveryKey.objects.filter(expires_at__lt=timezone.now()).delete()[0]

@@ -297,6 +297,18 @@ def test_idempotency_key_replays_refuses_other_bodies(deploy, url, token):
     assert Run.objects.count() == 1
 
 
+def test_an_idempotency_key_survives_redis_losing_everything(deploy, url, token, redis_conn):
+    deploy()
+    headers = {**auth(token), "Idempotency-Key": "order-9"}
+    first = httpx.post(url, json={"id": "A"}, headers=headers)
+    redis_conn.flushdb()  # Redis (this database) loses everything
+    again = httpx.post(url, json={"id": "A"}, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert first.json()["run_id"] == again.json()["run_id"]
+    assert Run.objects.count() == 1
+
+
 def test_concurrent_duplicate_is_409(deploy, url, token, workers):
     # No worker runs: the first call's run stays queued, and its caller waits for the answer.
     deploy(mode="sync", timeout=3, before_answer=WAIT_5S)
@@ -333,6 +345,17 @@ def test_hmac_signature_accepted_once(hmac_trigger, url):
     body = json.dumps({"id": "H1"}).encode()
     headers = signed(body)
     assert httpx.post(url, content=body, headers=headers).status_code == 202
+    replay = httpx.post(url, content=body, headers=headers)
+    assert replay.status_code == 401 and "already" in replay.json()["error"]["message"]
+    assert Run.objects.count() == 1
+
+
+def test_a_signed_message_is_refused_again_after_redis_lost_everything(hmac_trigger, url,
+                                                                       redis_conn):
+    body = json.dumps({"id": "H9"}).encode()
+    headers = signed(body)
+    assert httpx.post(url, content=body, headers=headers).status_code == 202
+    redis_conn.flushdb()  # Redis (this database) loses everything
     replay = httpx.post(url, content=body, headers=headers)
     assert replay.status_code == 401 and "already" in replay.json()["error"]["message"]
     assert Run.objects.count() == 1

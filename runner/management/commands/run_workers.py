@@ -96,9 +96,11 @@ def prune_safely() -> None:
     from django.db import close_old_connections
 
     from runner.retention import prune_runs
+    from runner.trigger_limits import prune_expired
 
     try:
         prune_runs()
+        prune_expired()
     except Exception:  # noqa: BLE001 - retention must never stop the workers
         import logging
 
