@@ -121,7 +121,7 @@ def test_panel_get_and_save(editor, workflow):
     assert action.name == "fetch" and action.retry == {"max_attempts": 2}
     assert action.inputs == {"url": "https://api.test/items", "method": "POST",
                              "json": {"a": 1}, "timeout": 10,
-                             "follow_redirects": False}
+                             "follow_redirects": False, "retry_safe": False}
 
 
 @pytest.mark.parametrize(("posted", "field", "message"), [
