@@ -1,16 +1,19 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from runner.models import LogLine, Run, RunLock, StepEvent
+
+STEP_EVENT_FIELDS = ("step_key", "status", "attempt", "worker", "created_at")
 
 
 class StepEventInline(admin.TabularInline):
     model = StepEvent
-    fields = ["step_key", "status", "attempt", "worker", "created_at"]
-    readonly_fields = fields
+    fields = STEP_EVENT_FIELDS
+    readonly_fields = STEP_EVENT_FIELDS
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
         return False
 
 
@@ -28,10 +31,10 @@ class StepEventAdmin(admin.ModelAdmin):
     list_display = ["run", "step_key", "status", "attempt", "created_at"]
     list_filter = ["status"]
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: StepEvent | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: StepEvent | None = None) -> bool:
         return False
 
 

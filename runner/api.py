@@ -7,12 +7,16 @@ from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest
+from django.http import Http404
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
-from access.api import ERRORS, ErrorOut, error_body, principal_label, principal_user
-from access.permissions import principal_has_workflow_right, workflows_visible_to_principal
+from access.api import ERRORS, ApiRequest, ErrorOut, error_body, principal_label, principal_user
+from access.permissions import (
+    WorkflowRight,
+    principal_has_workflow_right,
+    workflows_visible_to_principal,
+)
 from environments.models import Environment
 from runner import selectors, services
 from runner.models import Run, RunStatus, StepEvent
@@ -96,7 +100,7 @@ def run_out(run: Run) -> dict[str, Any]:
         "id": run.id,
         "workflow": run.workflow.name,
         "version": run.version.number,
-        "environment": run.environment.name if run.environment_id else None,
+        "environment": run.environment.name if run.environment is not None else None,
         "status": run.status,
         "status_reason": run.status_reason,
         "trigger_type": run.trigger_type,
@@ -112,7 +116,7 @@ def run_out(run: Run) -> dict[str, Any]:
     }
 
 
-def get_run(request: HttpRequest, run_id: UUID, right: str = "view") -> Run:
+def get_run(request: ApiRequest, run_id: UUID, right: WorkflowRight = "view") -> Run:
     run = Run.objects.select_related("workflow", "version", "environment").filter(id=run_id).first()
     if run is None or not principal_has_workflow_right(request.auth, run.workflow, "view"):
         raise Http404("No such run.")
@@ -122,7 +126,7 @@ def get_run(request: HttpRequest, run_id: UUID, right: str = "view") -> Run:
 
 
 @router.post("/workflows/{name}/runs", response={201: RunOut, **ERRORS}, summary="Start a run")
-def start_run(request: HttpRequest, name: str, payload: RunIn):
+def start_run(request: ApiRequest, name: str, payload: RunIn) -> Status[dict[str, Any]]:
     workflow = get_workflow(request, name, "run")
     environment = None
     if payload.environment:
@@ -152,14 +156,14 @@ def start_run(request: HttpRequest, name: str, payload: RunIn):
 
 @router.get("/runs", response={200: list[RunOut], **ERRORS}, summary="List runs")
 def list_runs(
-    request: HttpRequest,
+    request: ApiRequest,
     workflow: str | None = None,
     environment: str | None = None,
     status: RunStatus | None = None,
     trigger_type: str | None = None,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=10**9),
-):
+) -> list[dict[str, Any]]:
     visible = workflows_visible_to_principal(request.auth, Workflow.objects.all())
     runs = Run.objects.filter(workflow__in=visible).select_related(
         "workflow", "version", "environment"
@@ -176,7 +180,7 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}", response={200: RunDetailOut, **ERRORS}, summary="Get a run")
-def get_run_detail(request: HttpRequest, run_id: UUID):
+def get_run_detail(request: ApiRequest, run_id: UUID) -> dict[str, Any]:
     run = get_run(request, run_id)
     steps = [
         {
@@ -191,12 +195,12 @@ def get_run_detail(request: HttpRequest, run_id: UUID):
 
 @router.get("/runs/{run_id}/logs", response={200: LogPageOut, **ERRORS}, summary="Log lines")
 def get_logs(
-    request: HttpRequest,
+    request: ApiRequest,
     run_id: UUID,
     after: int = Query(0, ge=0, le=2**62,
                        description="Return lines with a sequence number above this"),
     limit: int = Query(1000, ge=1, le=10000),
-):
+) -> dict[str, Any]:
     run = get_run(request, run_id)
     lines = selectors.log_lines_after(str(run.id), after, limit)
     next_after = lines[-1]["seq"] if lines else after
@@ -209,7 +213,7 @@ def get_logs(
              description="200: the run is cancelled, or will stop within seconds (a run whose "
                          "last step is under way ends cancelled all the same). 409: it had "
                          "already finished.")
-def cancel_run(request: HttpRequest, run_id: UUID):
+def cancel_run(request: ApiRequest, run_id: UUID) -> dict[str, Any] | Status[dict[str, Any]]:
     run = get_run(request, run_id, "run")
     if not services.run_cancel(run=run, requested_by=principal_label(request)):
         run.refresh_from_db()
@@ -221,7 +225,7 @@ def cancel_run(request: HttpRequest, run_id: UUID):
 
 @router.post("/runs/{run_id}/retry", response={201: RunOut, **ERRORS},
              summary="Retry from the failed step")
-def retry_run(request: HttpRequest, run_id: UUID, payload: RetryIn):
+def retry_run(request: ApiRequest, run_id: UUID, payload: RetryIn) -> Status[dict[str, Any]]:
     run = get_run(request, run_id, "run")
     new_run = services.run_retry(run=run, latest_version=payload.latest_version)
     return Status(201, run_out(new_run))
@@ -229,12 +233,14 @@ def retry_run(request: HttpRequest, run_id: UUID, payload: RetryIn):
 
 @router.post("/runs/{run_id}/rerun", response={201: RunOut, **ERRORS},
              summary="Run again with the same input")
-def rerun_run(request: HttpRequest, run_id: UUID):
+def rerun_run(request: ApiRequest, run_id: UUID) -> Status[dict[str, Any]]:
     run = get_run(request, run_id, "run")
     return Status(201, run_out(services.run_rerun(run=run)))
 
 
-def _decide(request: HttpRequest, run_id: UUID, payload: DecisionIn, approve: bool):
+def _decide(
+    request: ApiRequest, run_id: UUID, payload: DecisionIn, approve: bool
+) -> dict[str, bool]:
     run = get_run(request, run_id, "approve")
     user = principal_user(request)
     if user is None:
@@ -247,11 +253,11 @@ def _decide(request: HttpRequest, run_id: UUID, payload: DecisionIn, approve: bo
 
 @router.post("/runs/{run_id}/approve", response={200: DecisionOut, **ERRORS},
              summary="Approve a waiting approval step")
-def approve_run(request: HttpRequest, run_id: UUID, payload: DecisionIn):
+def approve_run(request: ApiRequest, run_id: UUID, payload: DecisionIn) -> dict[str, bool]:
     return _decide(request, run_id, payload, True)
 
 
 @router.post("/runs/{run_id}/reject", response={200: DecisionOut, **ERRORS},
              summary="Reject a waiting approval step")
-def reject_run(request: HttpRequest, run_id: UUID, payload: DecisionIn):
+def reject_run(request: ApiRequest, run_id: UUID, payload: DecisionIn) -> dict[str, bool]:
     return _decide(request, run_id, payload, False)

@@ -105,7 +105,9 @@ class RunLogConsumer(GuardedConsumer):
         await self.start_guard()
 
     async def allowed(self, user: Any) -> bool:
-        return await database_sync_to_async(selectors.user_may_view_run)(user, self.run_id)
+        may_view: bool = await database_sync_to_async(selectors.user_may_view_run)(
+            user, self.run_id)
+        return may_view
 
     async def disconnect(self, code: int) -> None:
         await self.stop_guard()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -17,6 +18,9 @@ from workflows.actions.base import ActionError, ConnectionInfo, Park, SlotResult
 
 if TYPE_CHECKING:
     from runner.engine import Engine, Scope
+
+# One child run of a slot: (slot, bindings, key), as `StepContext.run_slots` takes them.
+SlotCall: TypeAlias = tuple[str, dict[str, Any] | None, str | None]
 
 # RQ's scheduler wakes parked runs once a second: shorter waits cost less slept in place.
 SHORT_WAIT_SECONDS = 1.0
@@ -79,29 +83,34 @@ class StepCtx:
                 return None
             children = []
         prefix = self.prefix if key is None else f"{self.step_key}.{key}/"
+        assert self.scope is not None  # only a revert has no scope, and it runs no children
         scope = self.scope.child(bindings, isolated=key is not None)
         self.engine.run_sequence(children, scope, prefix)
         outputs = {name: scope.steps.get(name, {}).get("output") for name in children}
         return SlotResult(slot=slot, outputs=outputs)
 
-    def run_slots(self, calls: list[tuple[str, dict[str, Any] | None, str | None]], *,
+    def run_slots(self, calls: Sequence[SlotCall], *,
                   concurrency: int) -> list[SlotResult | ActionError]:
         if concurrency <= 1 or len(calls) <= 1:
             return self._run_sequentially(calls)
         return self._run_concurrently(calls, concurrency)
 
-    def _run_sequentially(self, calls) -> list[SlotResult | ActionError]:
+    def _run_sequentially(self, calls: Sequence[SlotCall]) -> list[SlotResult | ActionError]:
         results: list[SlotResult | ActionError] = []
         for slot, bindings, key in calls:
             try:
-                results.append(self.run_slot(slot, bindings=bindings, key=key))
+                result = self.run_slot(slot, bindings=bindings, key=key)
+                assert result is not None  # not missing_ok: a missing slot runs no children
+                results.append(result)
             except ActionError as error:
                 results.append(error)
                 break
         return results
 
-    def _run_concurrently(self, calls, concurrency: int) -> list[SlotResult | ActionError]:
-        def one(call) -> Any:
+    def _run_concurrently(
+        self, calls: Sequence[SlotCall], concurrency: int
+    ) -> list[SlotResult | ActionError]:
+        def one(call: SlotCall) -> Any:  # a SlotResult, or the signal or error it raised
             slot, bindings, key = call
             try:
                 return self.run_slot(slot, bindings=bindings, key=key)

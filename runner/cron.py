@@ -31,7 +31,7 @@ def due_ticks(trigger_settings: dict, since: datetime, now: datetime) -> list[da
         return [at] if since < at <= now else []
     zone = zoneinfo.ZoneInfo(trigger_settings.get("timezone", "UTC"))
     schedule = croniter(trigger_settings["cron"], since.astimezone(zone))
-    ticks = []
+    ticks: list[datetime] = []
     while len(ticks) < MAX_TICKS_PER_PASS:
         tick = schedule.get_next(datetime)
         if tick > now:

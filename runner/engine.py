@@ -174,8 +174,8 @@ class Engine:
             vars=self.vars,
             steps={},
             env=self.bindings.env,
-            run={"id": str(self.run.id), "environment": self.run.environment_id and
-                 self.run.environment.name},
+            run={"id": str(self.run.id), "environment": self.run.environment.name
+                 if self.run.environment is not None else None},
         )
         try:
             last = self.run_sequence(self.plan["root"], scope, prefix="", final=True)
@@ -315,7 +315,10 @@ class Engine:
                 self.flush()
             return masked
 
-    def _invoke(self, action_type, node, key, attempt, inputs, state, scope, prefix) -> Any:
+    def _invoke(
+        self, action_type: ActionType, node: dict[str, Any], key: str, attempt: int,
+        inputs: dict[str, Any], state: dict[str, Any], scope: Scope, prefix: str,
+    ) -> Any:
         try:
             return self._invoke_unguarded(action_type, node, key, attempt, inputs, state, scope,
                                           prefix)
@@ -329,8 +332,10 @@ class Engine:
             raise ActionError(f"internal error: {type(exc).__name__}: {exc}",
                               kind="internal_error") from None
 
-    def _invoke_unguarded(self, action_type, node, key, attempt, inputs, state, scope,
-                          prefix) -> Any:
+    def _invoke_unguarded(
+        self, action_type: ActionType, node: dict[str, Any], key: str, attempt: int,
+        inputs: dict[str, Any], state: dict[str, Any], scope: Scope, prefix: str,
+    ) -> Any:
         ctx = StepCtx(self, node, key, attempt, state, scope, prefix)
         real_inputs = self.bindings.substitute(inputs)
         parsed = action_type.parse_inputs(_without(real_inputs, action_type.raw_inputs))
@@ -379,12 +384,15 @@ class Engine:
             return None
         if error.kind == "timeout" and not error.retryable:
             return None  # it may have taken effect: sending it again could do it twice
-        backoff = float(policy.get("backoff_seconds", 1.0)) * (2 ** (attempt - 1))
+        backoff: float = float(policy.get("backoff_seconds", 1.0)) * (2 ** (attempt - 1))
         if policy.get("jitter", True):
             backoff *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
         return min(backoff, float(policy.get("max_backoff_seconds", 3600)))
 
-    def _step_failed(self, node, key, previous, attempt, inputs, error, scope) -> Any:
+    def _step_failed(
+        self, node: dict[str, Any], key: str, previous: str | None, attempt: int,
+        inputs: dict[str, Any] | None, error: ActionError, scope: Scope,
+    ) -> Any:
         masked = self.mask(error.as_dict())
         self._event(key, node, StepStatus.FAILED, previous, attempt, inputs=inputs, error=masked)
         self.log(key, "error", f"{node['name']} failed: {masked['message']}")

@@ -12,8 +12,9 @@ import asyncio
 import json
 import time
 import weakref
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -25,7 +26,16 @@ from runner import broadcast, trigger_limits
 from runner.models import Run
 
 RECHECK_SECONDS = 1.0
-_ANSWER_CLIENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_ANSWER_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncRedis] = (
+    weakref.WeakKeyDictionary())
+
+
+class ResponseRow(TypedDict):
+    """What the database holds of a run's answer."""
+
+    response: dict[str, Any] | None
+    status: str
+    error: dict[str, Any] | None
 
 
 @dataclass
@@ -78,8 +88,9 @@ async def wait_for_response(run_id: Any, timeout: float) -> dict[str, Any] | Non
         left = deadline - time.monotonic()
         if left > 0:
             pushed = await _wait_for_push(key, min(left, RECHECK_SECONDS))
-            if pushed is not None and pushed.get("response") is not None:
-                return pushed["response"]
+            response: dict[str, Any] | None = (pushed or {}).get("response")
+            if response is not None:
+                return response
         answer = answer_from(run_id, await read(run_id))
         if answer is not None or time.monotonic() >= deadline:
             return answer
@@ -88,7 +99,9 @@ async def wait_for_response(run_id: Any, timeout: float) -> dict[str, Any] | Non
 async def _wait_for_push(key: str, seconds: float) -> dict[str, Any] | None:
     try:
         # Never 0: BLPOP's 0 means "forever".
-        popped = await answer_redis().blpop([key], timeout=max(seconds, 0.01))
+        # redis-py types a command's reply as awaitable or not; the asyncio client's is awaitable.
+        popped = await cast("Awaitable[list[bytes] | None]",
+                            answer_redis().blpop([key], timeout=max(seconds, 0.01)))
     except RedisError:
         await asyncio.sleep(seconds)
         return None
@@ -111,7 +124,7 @@ def answer_redis() -> AsyncRedis:
     return client
 
 
-def answer_from(run_id: Any, row: dict[str, Any] | None) -> dict[str, Any] | None:
+def answer_from(run_id: Any, row: ResponseRow | None) -> dict[str, Any] | None:
     if row and row["response"] is not None:
         return row["response"]
     if row and row["status"] in {"failed", "cancelled"}:
@@ -123,7 +136,7 @@ def answer_from(run_id: Any, row: dict[str, Any] | None) -> dict[str, Any] | Non
     return None
 
 
-def _response_row(run_id: Any) -> dict[str, Any] | None:
+def _response_row(run_id: Any) -> ResponseRow | None:
     return Run.objects.filter(id=run_id).values("response", "status", "error").first()
 
 

@@ -98,7 +98,7 @@ def find_trigger(environment_name: str, workflow_name: str,
                           workflow__active=True).first())
     triggers = [] if deployment is None else list(
         deployment.version.triggers.filter(type=Trigger.Type.HTTP))
-    if not triggers:
+    if deployment is None or not triggers:
         raise Reject(404, "not_found",
                      f"No active workflow {workflow_name!r} is deployed in {environment_name!r}.")
     for trigger in triggers:
@@ -163,6 +163,7 @@ def start_idempotently(request: HttpRequest, deployment: Deployment, trigger: Tr
             raise Reject(409, "idempotency_in_flight",
                          "A call with this Idempotency-Key is still being processed.")
         if claim.state == "replay":
+            assert claim.response is not None  # a replay carries the answer remembered
             return answers.as_http(claim.response, replayed=True)
     options = trigger.settings or {}
     try:

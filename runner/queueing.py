@@ -9,6 +9,7 @@ from typing import Any
 
 import django_rq
 from django.db import transaction
+from django_rq.queues import DjangoRQ
 from redis import Redis
 
 JOB_FUNCTION = "runner.jobs.execute_run"
@@ -28,14 +29,14 @@ def redis_connection() -> Redis:
     global _client
     from django.conf import settings
 
-    url = settings.RQ_QUEUES[QUEUE_NAME].get("URL", "")
+    url = str(settings.RQ_QUEUES[QUEUE_NAME].get("URL", ""))
     with _client_lock:
         if _client is None or _client[0] != os.getpid() or _client[1] != url:
             _client = (os.getpid(), url, django_rq.get_connection(QUEUE_NAME))
         return _client[2]
 
 
-def get_queue():
+def get_queue() -> DjangoRQ:
     return django_rq.get_queue(QUEUE_NAME, connection=redis_connection())
 
 

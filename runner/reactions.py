@@ -8,10 +8,12 @@ OWLGRID_MAX_RUN_DEPTH, so two workflows cannot feed each other forever.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import QuerySet
 
 from environments.models import Deployment
 from runner.models import Run
@@ -21,7 +23,9 @@ from workflows.models import Record, Trigger, Workflow
 logger = logging.getLogger("owlgrid.runner")
 
 
-def matching_triggers(environment_id: Any, trigger_type: str):
+def matching_triggers(
+    environment_id: Any, trigger_type: str
+) -> Iterator[tuple[Deployment, Trigger]]:
     deployments = _deployments_with(environment_id, trigger_type).select_related(
         "workflow", "version", "environment"
     ).distinct()
@@ -30,7 +34,7 @@ def matching_triggers(environment_id: Any, trigger_type: str):
             yield deployment, trigger
 
 
-def _deployments_with(environment_id: Any, trigger_type: str):
+def _deployments_with(environment_id: Any, trigger_type: str) -> QuerySet[Deployment]:
     """Live deployments in the environment whose version has a trigger of that type. Filtering
     on the trigger in SQL matters: this runs after every run, and most deployments have none."""
     return Deployment.objects.filter(environment_id=environment_id, workflow__active=True,

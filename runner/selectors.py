@@ -129,9 +129,10 @@ def _moment(text: str, *, end_of_day: bool) -> datetime | None:
         if day is not None:
             moment = datetime.combine(day, time.max if end_of_day else time.min)
         else:
-            moment = parse_datetime(text)
-            if moment is None:
+            parsed = parse_datetime(text)
+            if parsed is None:
                 return None
+            moment = parsed
     except ValueError:
         return None
     return timezone.make_aware(moment) if timezone.is_naive(moment) else moment

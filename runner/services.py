@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from access.permissions import user_has_workflow_right
+from access.permissions import WorkflowRight, user_has_workflow_right
 from environments.models import Deployment, Environment
 from runner import journal
 from runner.models import Run, RunStatus, StepEvent
@@ -140,7 +140,7 @@ def run_start_child(*, parent: Run, workflow_name: str, payload: Any, run_id: uu
     )
 
 
-def _require(user: Any, run: Run, right: str) -> None:
+def _require(user: Any, run: Run, right: WorkflowRight) -> None:
     if user is not None and not user_has_workflow_right(user, run.workflow, right):
         raise PermissionDenied(f"you may not {right} runs of {run.workflow.name}")
 

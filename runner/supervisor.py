@@ -34,16 +34,17 @@ class Child:
     name: str
     command: list[str]
     env: dict[str, str] | None = None
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     backoff: float = FIRST_BACKOFF
     restart_at: float | None = field(default=0.0)
 
-    def start(self) -> None:
+    def start(self) -> subprocess.Popen[bytes]:
         self.process = subprocess.Popen(  # noqa: S603 - our own commands
             self.command, env=self.env, start_new_session=True)
         self.started_at = time.monotonic()
         self.restart_at = None
+        return self.process
 
     def died(self) -> bool:
         return self.process is not None and self.process.poll() is not None
@@ -119,8 +120,8 @@ class Supervisor:
                                child.process.pid, death_reason(child.process.returncode), delay)
                 child.process = None
             if child.process is None and child.restart_at is not None and now >= child.restart_at:
-                child.start()
-                logger.warning("%s started again (pid %d)", child.name, child.process.pid)
+                process = child.start()
+                logger.warning("%s started again (pid %d)", child.name, process.pid)
 
     def stop_all(self) -> None:
         """SIGTERM every child's group, newest first; SIGKILL what is left after STOP_GRACE."""

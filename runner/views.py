@@ -14,8 +14,8 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.middleware import HtmxDetails
 
+from access.http import HtmxHttpRequest
 from access.permissions import WorkflowRight, user_has_workflow_right
 from environments.models import Environment
 from runner import selectors, services
@@ -25,15 +25,11 @@ from workflows.models import Workflow
 PAGE_SIZE = 50
 
 
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
 def get_run_for_user(request: HttpRequest, run_id: str) -> Run:
     """The run if the user may view its workflow; 404 otherwise (its existence stays hidden)."""
     run = get_object_or_404(
         Run.objects.select_related("workflow", "environment", "version"), id=run_id)
-    if not user_has_workflow_right(request.user, run.workflow, "view"):  # type: ignore[arg-type]
+    if not user_has_workflow_right(request.user, run.workflow, "view"):
         raise Http404("No such run")
     return run
 
@@ -41,7 +37,7 @@ def get_run_for_user(request: HttpRequest, run_id: str) -> Run:
 def run_for_action(request: HttpRequest, run_id: str, right: WorkflowRight) -> Run:
     """The run if the user holds `right` on its workflow; 403 for anyone else, outsiders too."""
     run = get_object_or_404(Run.objects.select_related("workflow", "environment"), id=run_id)
-    if not user_has_workflow_right(request.user, run.workflow, right):  # type: ignore[arg-type]
+    if not user_has_workflow_right(request.user, run.workflow, right):
         raise PermissionDenied(f"You may not {right} runs of {run.workflow.name}.")
     return run
 
@@ -72,7 +68,7 @@ def run_detail(request: HtmxHttpRequest, run_id: str) -> HttpResponse:
         "run_events": selectors.run_events(run),
         "failed_step": selectors.failed_step(steps),
         "approvals": selectors.pending_approvals(run, request.user, steps),
-        "can_run": user_has_workflow_right(request.user, run.workflow, "run"),  # type: ignore[arg-type]
+        "can_run": user_has_workflow_right(request.user, run.workflow, "run"),
         "retryable": run.status in {RunStatus.FAILED, RunStatus.CANCELLED},
     })
 
@@ -127,7 +123,7 @@ def run_decide(request: HttpRequest, run_id: str) -> HttpResponse:
 
 
 @login_required
-def run_log_download(request: HttpRequest, run_id: str) -> HttpResponse:
+def run_log_download(request: HttpRequest, run_id: str) -> StreamingHttpResponse:
     run = get_run_for_user(request, run_id)
 
     def lines() -> Iterator[str]:
@@ -145,9 +141,9 @@ def run_log_download(request: HttpRequest, run_id: str) -> HttpResponse:
 def workflow_run_start(request: HttpRequest, name: str) -> HttpResponse:
     """The manual trigger: start the version deployed in the chosen environment."""
     workflow = get_object_or_404(Workflow, name=name)
-    if not user_has_workflow_right(request.user, workflow, "view"):  # type: ignore[arg-type]
+    if not user_has_workflow_right(request.user, workflow, "view"):
         raise Http404("No such workflow")
-    if not user_has_workflow_right(request.user, workflow, "run"):  # type: ignore[arg-type]
+    if not user_has_workflow_right(request.user, workflow, "run"):
         return HttpResponse("You may not run this workflow.", status=403)
     environment = Environment.objects.filter(name=request.POST.get("environment", "")).first()
     try:
