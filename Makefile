@@ -24,10 +24,12 @@ run: venv
 migrate: venv
 	$(PY) manage.py migrate --noinput
 
-# Style, then the architecture's import contracts (pyproject.toml, [tool.importlinter]).
+# Style, the architecture's import contracts (pyproject.toml, [tool.importlinter]), then the
+# types of access, workflows and runner ([tool.mypy]).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 # Tests use a Redis database of their own (flushing it never touches a running OwlGrid).
 test: venv lint
@@ -41,4 +43,4 @@ bench: venv
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache .mypy_cache
