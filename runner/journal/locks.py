@@ -12,6 +12,7 @@ from django.db.models import Q
 
 from runner.journal.runs import wake_first_waiter
 from runner.models import Run, RunLock, RunStatus
+from workflows.actions.lock import LockAction
 
 
 def try_acquire_lock(run: Run, name: str, step_key: str) -> bool:
@@ -44,12 +45,20 @@ def release_lock(run: Run, name: str) -> None:
 
 
 def release_run_locks(run: Run) -> list[str]:
-    """Delete every lock the run holds and return their names (at its end; most hold none,
-    so the usual cost is one SELECT)."""
+    """Delete every lock the run holds and return their names (at its end)."""
+    if not may_hold_locks(run):
+        return []
     names = list(RunLock.objects.filter(run_id=run.id).values_list("name", flat=True))
     if names:
         RunLock.objects.filter(run_id=run.id, name__in=names).delete()
     return names
+
+
+def may_hold_locks(run: Run) -> bool:
+    """Only a `lock` block takes a named lock: a run whose plan has none never holds one, and
+    its end need not look for any."""
+    actions = (run.plan or {}).get("actions", {}).values()
+    return any(action.get("type") == LockAction.name for action in actions)
 
 
 def lock_is_free_for(run: Run, name: str) -> bool:

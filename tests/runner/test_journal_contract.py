@@ -26,10 +26,15 @@ def workflow(redis_conn):
     return workflow
 
 
-def new_run(workflow, **fields):
+EMPTY_PLAN = {"root": [], "actions": {}}
+LOCK_PLAN = {"root": ["guard"], "actions": {
+    "guard": {"name": "guard", "type": "lock", "children": {"body": []}}}}
+
+
+def new_run(workflow, plan=EMPTY_PLAN, **fields):
     version = workflow.versions.order_by("-number").first()
     return journal.create_run(workflow=workflow, version=version, trigger_type="manual",
-                              trigger_input={}, plan={"root": [], "actions": {}}, **fields)
+                              trigger_input={}, plan=plan, **fields)
 
 
 @pytest.fixture
@@ -270,8 +275,9 @@ def test_a_lock_is_held_by_one_run_until_released_and_wakes_the_next(workflow, c
     assert not RunLock.objects.exists() and stored(other).wake_at is not None
 
 
-def test_a_run_s_end_releases_its_locks_and_wakes_their_waiter(workflow, claimed):
-    other = journal.claim(new_run(workflow).id, "worker-b")
+def test_a_run_s_end_releases_its_locks_and_wakes_their_waiter(workflow):
+    claimed = journal.claim(new_run(workflow, plan=LOCK_PLAN).id, "worker-a")
+    other = journal.claim(new_run(workflow, plan=LOCK_PLAN).id, "worker-b")
     assert journal.try_acquire_lock(claimed, "door", "one")
     journal.park(other, "worker-b", until=None, reason="lock:door")
     journal.finish(claimed, "worker-a", status="completed")
