@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -14,6 +14,9 @@ from access.permissions import user_has_workflow_right, workflows_visible_to
 from runner.models import LogLine, Run, RunStatus, StepEvent
 from workflows.triggers import REGISTRY as TRIGGER_TYPES
 from workflows.triggers import trigger_choices
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 RUN_KEY = ""  # run-level step events (the journal's RUN_KEY)
 FINAL_STEP_STATUSES = {"completed", "failed", "cancelled", "skipped", "reverted"}
@@ -42,25 +45,26 @@ def log_lines_after(run_id: str, after_seq: int, limit: int) -> list[dict[str, A
 # --- who may watch -----------------------------------------------------------------------------
 
 
-def session_user(session_key: str | None) -> Any:
+def session_user(session_key: str | None) -> User | AnonymousUser:
     """The user a session belongs to *now*, read again from the database.
 
     A websocket keeps the user loaded at connect; re-reading the session tells a long-lived
     stream that the user logged out (session deleted), changed password (hash no longer
     matches) or was deactivated (the backend refuses inactive users).
     """
-    from types import SimpleNamespace
-
     from django.contrib.auth import get_user
     from django.contrib.auth.models import AnonymousUser
     from django.contrib.sessions.backends.db import SessionStore
+    from django.http import HttpRequest
 
     if not session_key:
         return AnonymousUser()
     store = SessionStore(session_key)
     if not store.exists(session_key):
         return AnonymousUser()
-    return get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
+    request = HttpRequest()  # get_user reads only the request's session
+    request.session = store
+    return get_user(request)
 
 
 def user_may_view_run(user: Any, run_id: str) -> bool:

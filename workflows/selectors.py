@@ -14,7 +14,7 @@ from workflows.models import Trigger, Workflow, WorkflowVersion
 
 def workflow_list(
     *, user: Any, search: str = "", environment: str = "", tag: str = "", active: str = ""
-) -> QuerySet[Workflow]:
+) -> QuerySet[Workflow] | list[Workflow]:
     workflows = workflows_visible_to(user, Workflow.objects.all())
     if search:
         workflows = workflows.filter(Q(name__icontains=search) | Q(description__icontains=search))
@@ -26,7 +26,7 @@ def workflow_list(
         "deployments__environment", "deployments__version").distinct()
     if tag:
         # JSON containment is not portable to SQLite, so tags are matched in Python.
-        return [w for w in workflows if tag in (w.tags or [])]  # type: ignore[return-value]
+        return [w for w in workflows if tag in (w.tags or [])]
     return workflows
 
 
