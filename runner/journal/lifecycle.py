@@ -29,6 +29,7 @@ from runner.journal.records import (
 from runner.journal.runs import requeue, wake, wake_first_waiter
 from runner.journal.steps import fence
 from runner.models import Run, RunStatus
+from runner.reactions import run_finished
 from runner.states import FINISHED_RUN_STATUSES, check_run_transition
 
 logger = logging.getLogger("owlgrid.runner")
@@ -113,19 +114,18 @@ def _after_finish(run: Run, status: str, error: dict[str, Any] | None,
 
 
 def _caller_may_wait(run: Run) -> bool:
-    """Whether a synchronous HTTP caller may wait for this run's end. A run whose trigger is
-    known (a worker's claim loads it) and asynchronous has no waiter: its caller got a 202, and
-    its end is not pushed to Redis for nobody."""
+    """Whether a synchronous HTTP caller may wait for this run's end. An asynchronous
+    trigger's caller got a 202: its run's end is not pushed to Redis for nobody. (A worker's
+    claim loads the trigger with the run.)"""
     if run.trigger_type != "http":
         return False
-    if Run.trigger.is_cached(run) and run.trigger is not None:
-        return bool((run.trigger.settings or {}).get("mode", "async") == "sync")
-    return True
+    if run.trigger_id is None or run.trigger is None:
+        return True
+    return bool((run.trigger.settings or {}).get("mode", "async") == "sync")
 
 
 def _react_to_finish(run_id: Any, environment_id: Any) -> None:
-    from runner.reactions import run_finished
-
+    """Start the workflows watching runs finish (after commit, outside the run's write)."""
     try:
         run_finished(run_id, environment_id)
     except Exception:  # noqa: BLE001 - a reaction must never break the run that ended

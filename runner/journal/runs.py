@@ -27,6 +27,7 @@ def create_run(**fields: Any) -> Run:
 
 
 def new_job_id() -> str:
+    """A fresh RQ job id: each queueing of a run is a job of its own."""
     return f"run-{uuid.uuid4().hex}"
 
 
