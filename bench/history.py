@@ -8,10 +8,11 @@ measurements (`throughput` with two workers, `sync_latencies`), in batches of PH
 PHASE_SYNC_CALLS rather than webhook.py's 600 and 200: two phases of the full size took
 minutes on a busy 2-core machine.
 
-The two phases are measured minutes apart on a machine whose speed drifts, so two controls
-come with them: history_slowdown_view_p50, the same ratio for the plain one-insert view (it
-reads no run: anything but 1 is the machine), and history_slowdown_sync_p50_per_view, the sync
-ratio with each phase's p50 divided by its plain view's p50 first.
+The two phases are measured minutes apart on a machine whose speed drifts, so controls come
+with them: history_slowdown_view_p50, the same ratio for the plain one-insert view (it reads no
+run: anything but 1 is the machine), history_slowdown_sync_p50_per_view, the sync ratio with
+each phase's p50 divided by its plain view's p50 first, and each phase's machine speed at plain
+Python (ns per loop iteration, as run.py records it; higher is slower).
 
 "Empty" is the bench's own database before the history: the parts run earlier in `make bench`
 leave a few runs there (engine.py's, logs.py's), nothing on the scale of the history.
@@ -25,6 +26,7 @@ import time
 
 from common import setup_django, start_workers, stop
 from history_data import HISTORY_RUNS, add_history, shares
+from run import python_loop_ns
 from webhook import free_port, prepare, start_web, sync_latencies, throughput
 
 WORKERS = 2
@@ -34,8 +36,10 @@ PHASE_SYNC_CALLS = 100
 
 
 def phase(port: int) -> dict:
-    """webhook_runs_per_s and the sync and plain-view latencies, as webhook.py measures them."""
-    figures = {"webhook_runs_per_s": throughput(port, WORKERS, PHASE_CALLS)}
+    """webhook_runs_per_s and the sync and plain-view latencies, as webhook.py measures them,
+    and the machine's speed at plain Python just before."""
+    figures = {"python_loop_ns": python_loop_ns()["median"],
+               "webhook_runs_per_s": throughput(port, WORKERS, PHASE_CALLS)}
     workers = start_workers(WORKERS)
     try:
         time.sleep(SETTLE_SECONDS)
@@ -68,7 +72,8 @@ def slowdowns(empty: dict, full: dict) -> dict:
 
 
 def named(figures: dict, prefix: str) -> dict:
-    keys = ("webhook_runs_per_s", "webhook_sync_p50_ms", "baseline_django_view_p50_ms")
+    keys = ("webhook_runs_per_s", "webhook_sync_p50_ms", "baseline_django_view_p50_ms",
+            "python_loop_ns")
     return {f"{prefix}_{key}": figures[key] for key in keys}
 
 
