@@ -28,6 +28,7 @@ import re
 import secrets
 import shutil
 import signal
+import sqlite3
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -148,13 +149,17 @@ def postgres_admin(database_url: str):
         return psycopg.connect(database_url, autocommit=True)
 
 
-def create_postgres(database_url: str) -> str:
-    """A new, empty database on the configured server, with a name no one else uses."""
+def create_postgres(database_url: str, template: str | None = None) -> str:
+    """A new database on the configured server, with a name no one else uses: empty, or a copy
+    of `template` (which nobody may be connected to)."""
     from psycopg import sql
 
     name = f"{POSTGRES_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
     with postgres_admin(database_url) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        admin.execute(statement)
     return name
 
 
@@ -192,6 +197,36 @@ def drop_stale_postgres(database_url: str) -> list[str]:
     for name in stale:
         drop_postgres(database_url, name)
     return stale
+
+
+def sqlite_path(database_url: str) -> Path:
+    """The file of a `sqlite:///<absolute path>` URL (as the sandbox writes them)."""
+    return Path(database_url.removeprefix("sqlite:///"))
+
+
+def copy_database(database_url: str) -> str:
+    """A copy of the bench's database (SQLite: a file beside it; PostgreSQL: a new database made
+    from it, nobody connected to it meanwhile), for a part to compare two states of it; its
+    URL. Drop it with `drop_copy`."""
+    if is_postgres(database_url):
+        name = create_postgres(database_url, template=urlparse(database_url).path.lstrip("/"))
+        return postgres_url(database_url, name)
+    source = sqlite_path(database_url)
+    target = source.with_name(f"copy-{secrets.token_hex(4)}-{source.name}")
+    with contextlib.closing(sqlite3.connect(source)) as read, \
+            contextlib.closing(sqlite3.connect(target)) as write:
+        read.backup(write)
+    return f"sqlite:///{target}"
+
+
+def drop_copy(copy_url: str) -> None:
+    """Remove a database made by `copy_database`."""
+    if is_postgres(copy_url):
+        drop_postgres(copy_url, urlparse(copy_url).path.lstrip("/"))
+        return
+    path = sqlite_path(copy_url)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 # --- opening and closing ----------------------------------------------------------------------

@@ -106,6 +106,16 @@ def test_too_small_a_history_for_the_other_workflows_is_refused(templates):
         history_data.shares(templates, 21, own_share=10, other_workflows=2)
 
 
+def test_each_state_is_the_mean_of_its_phases():
+    phases = [{"webhook_runs_per_s": 100.0, "webhook_sync_p50_ms": 8.0,
+               "baseline_django_view_p50_ms": 4.0},
+              {"webhook_runs_per_s": 80.0, "webhook_sync_p50_ms": 12.0,
+               "baseline_django_view_p50_ms": 6.0}]
+
+    assert history.mean_of(phases) == {"webhook_runs_per_s": 90.0, "webhook_sync_p50_ms": 10.0,
+                                       "baseline_django_view_p50_ms": 5.0}
+
+
 def test_slowdowns_are_worse_above_one_and_come_with_their_controls():
     empty = {"webhook_sync_p50_ms": 8.0, "baseline_django_view_p50_ms": 4.0,
              "webhook_runs_per_s": 120.0}

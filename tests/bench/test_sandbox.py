@@ -80,6 +80,52 @@ def test_a_sandbox_is_set_while_open_and_gone_after(redis_conn):
     assert postgres_databases(box) == set()
 
 
+def test_a_copy_of_the_bench_database_is_its_own_and_goes_away(redis_conn):
+    environ = {"DATABASE_URL": subprocess_database_url(), "REDIS_URL": redis_url(),
+               "OWLGRID_BENCH_REDIS_URL": bench_redis_url()}
+    with sandbox.opened(environ) as box:
+        write(box.database_url, "CREATE TABLE kept (n integer)", "INSERT INTO kept VALUES (7)")
+
+        copy = sandbox.copy_database(box.database_url)
+        write(copy, "INSERT INTO kept VALUES (8)")
+
+        assert read(copy, "SELECT n FROM kept ORDER BY n") == [(7,), (8,)]
+        assert read(box.database_url, "SELECT n FROM kept") == [(7,)]
+        sandbox.drop_copy(copy)
+        if sandbox.is_postgres(copy):
+            assert not postgres_database_exists(copy.rsplit("/", 1)[1])
+        else:
+            assert not sandbox.sqlite_path(copy).exists()
+
+
+def connect(database_url: str):
+    """A plain DB-API connection to a sandbox database, outside Django's."""
+    if sandbox.is_postgres(database_url):
+        import psycopg
+
+        return psycopg.connect(database_url, autocommit=True)
+    import sqlite3
+
+    return sqlite3.connect(sandbox.sqlite_path(database_url), isolation_level=None)
+
+
+def write(database_url: str, *statements: str) -> None:
+    connection = connect(database_url)
+    try:
+        for statement in statements:
+            connection.execute(statement)
+    finally:
+        connection.close()
+
+
+def read(database_url: str, query: str) -> list[tuple]:
+    connection = connect(database_url)
+    try:
+        return [tuple(row) for row in connection.execute(query).fetchall()]
+    finally:
+        connection.close()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_bench_part_leaves_the_users_runs_and_redis_alone(redis_conn):
     queued = users_queued_run()
