@@ -8,7 +8,7 @@ import sys
 from unittest.mock import ANY
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
@@ -340,20 +340,34 @@ def test_a_burst_arrives_complete_through_a_layer_that_really_drops_messages(
     carried: list[int] = []
     deliver = consumers.RunLogConsumer.log_lines
 
+    async def lines_written(count: int) -> None:
+        written = sync_to_async(lambda: LogLine.objects.filter(run=run).count())
+        while await written() < count:
+            await asyncio.sleep(0.05)
+
     async def slow_viewer(self, event):
         carried.append(event["last"] - event["first"] + 1)
         if event["first"] > self.last_seq + 1:
             gaps.append(event["first"])
-        # The burst's messages come every millisecond or two, far faster than this; the pause is
-        # short so that several of them come live during the burst, the third with a gap.
-        await asyncio.sleep(0.01)
+        if len(carried) == 1:
+            # The viewer holds its first live message until the worker has written half the
+            # burst: the channel keeps one of the messages sent meanwhile and Redis drops the
+            # rest, whatever the machine's speed, so a later live message shows a gap.
+            await asyncio.wait_for(lines_written(15000), timeout=120)
         await deliver(self, event)
 
+    async def recheck_after_the_burst(self, user):
+        # The periodic reconciliation would fill the gap before a live message reveals it; it
+        # starts once the burst is written (and delivers the final status if Redis dropped it).
+        await lines_written(30000)
+        await recheck(self, user)
+
+    recheck = consumers.RunLogConsumer.on_recheck
+    monkeypatch.setattr(consumers.RunLogConsumer, "on_recheck", recheck_after_the_burst)
     monkeypatch.setattr(consumers.RunLogConsumer, "log_lines", slow_viewer)
     # The burst starts once the viewer has handled the run's "running" status (whose backlog
     # read would otherwise chase the whole burst in the database, the live messages dropped
-    # meanwhile), and lasts many of the viewer's pauses: the channel keeps the first message
-    # that arrives during each, so the third live message on shows a gap.
+    # meanwhile).
     workflow, _ = publish_workflow("lossy", [
         {"name": "settle", "type": "wait", "inputs": {"seconds": 0.5}},
         {"name": "burst", "type": "log", "inputs": {"message": "tick", "repeat": 30000}}])
