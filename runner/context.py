@@ -17,7 +17,8 @@ from runner import journal
 from workflows.actions.base import ActionError, ConnectionInfo, Park, SlotResult, StopRun
 
 if TYPE_CHECKING:
-    from runner.engine import Engine, Scope
+    from runner.engine import Engine
+    from runner.scope import Scope
 
 # One child run of a slot: (slot, bindings, key), as `StepContext.run_slots` takes them.
 SlotCall: TypeAlias = tuple[str, dict[str, Any] | None, str | None]
@@ -59,7 +60,7 @@ class StepCtx:
         return max(0.01, min(limit, self.deadline - time.monotonic()))
 
     def log(self, message: str, level: str = "info") -> None:
-        self.engine.log(self.step_key, level, message)
+        self.engine.recorder.log(self.step_key, level, message)
 
     def connection(self, name: str, kind: str) -> ConnectionInfo:
         return self.engine.bindings.connection(name, kind)
@@ -146,16 +147,14 @@ class StepCtx:
         raise Park(until=until, reason=reason)
 
     def respond(self, *, status: int, headers: dict[str, str], body: Any) -> None:
-        self.engine.response = self.engine.mask(
-            {"status": status, "headers": headers, "body": body}
-        )
+        self.engine.recorder.respond({"status": status, "headers": headers, "body": body})
 
     def acquire_lock(self, name: str) -> bool:
-        self.engine.flush()
+        self.engine.recorder.flush()
         return journal.try_acquire_lock(self.engine.run, name, self.step_key)
 
     def release_lock(self, name: str) -> None:
-        self.engine.flush()
+        self.engine.recorder.flush()
         journal.release_lock(self.engine.run, name)
 
     def record_written(self, *, collection: str, record_id: str, event: str) -> None:

@@ -14,7 +14,6 @@ import random
 import threading
 import time
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +24,9 @@ from runner.bindings import Bindings, load_bindings
 from runner.context import Park, RunCancelled, StepCtx
 from runner.models import Run, RunStatus, StepEvent, StepStatus
 from runner.plan import descendants
+from runner.recorder import Recorder
+from runner.reverts import revert_completed
+from runner.scope import Completed, Scope, StepRecord, attempt_for, error_kwargs
 from workflows import expression_limits
 from workflows.actions import get_action_type
 from workflows.actions.base import ActionError, ActionType, StopRun
@@ -32,66 +34,7 @@ from workflows.expressions import ExpressionError, render_value
 
 logger = logging.getLogger("owlgrid.runner")
 IN_PROCESS_BACKOFF_LIMIT = 2.0  # longer retry delays park the run instead of sleeping
-LOG_FLUSH_LINES = 250
-LOG_FLUSH_SECONDS = 0.004
 NOT_RETRIED = {"invalid_inputs", "expression", "rejected", "outbound_refused", "cancelled"}
-
-
-@dataclass
-class StepRecord:
-    """A step's state as the journal knows it: its latest event."""
-
-    status: str
-    attempt: int
-    inputs: Any = None
-    output: Any = None
-    error: Any = None
-
-    @property
-    def state(self) -> dict[str, Any]:
-        if self.status == StepStatus.WAITING and isinstance(self.output, dict):
-            return dict(self.output.get("state") or {})
-        return {}
-
-
-@dataclass
-class Completed:
-    key: str
-    node: dict[str, Any]
-    inputs: Any
-    output: Any
-
-
-@dataclass
-class Scope:
-    """What expressions see; `steps` is shared except inside a loop iteration."""
-
-    trigger: Any
-    vars: dict[str, Any]
-    steps: dict[str, Any]
-    env: dict[str, Any]
-    run: dict[str, Any]
-    bindings: dict[str, Any] = field(default_factory=dict)
-
-    def as_context(self) -> dict[str, Any]:
-        return {
-            "trigger": self.trigger,
-            "vars": self.vars,
-            "steps": self.steps,
-            "env": self.env,
-            "run": self.run,
-            **self.bindings,
-        }
-
-    def child(self, bindings: dict[str, Any] | None, isolated: bool) -> Scope:
-        return Scope(
-            trigger=self.trigger,
-            vars=self.vars,
-            steps=dict(self.steps) if isolated else self.steps,
-            env=self.env,
-            run=self.run,
-            bindings={**self.bindings, **(bindings or {})},
-        )
 
 
 class Engine:
@@ -108,15 +51,11 @@ class Engine:
         self.secret_values = self.bindings.secret_values()
         self.records: dict[str, StepRecord] = {}
         self.completed: list[Completed] = []
-        self.pending_events: list[dict[str, Any]] = []
-        self.pending_lines: list[dict[str, Any]] = []
-        self.next_seq = run.next_log_seq
-        self.lines_since = 0.0
         self.vars: dict[str, Any] = {}
-        self.response: dict[str, Any] | None = None
         self.stop = threading.Event()  # set on a cancel: stops a render at its next check
         self.cancel = run.cancel_requested
-        self.write_lock = threading.RLock()
+        self.recorder = Recorder(run, worker, secret_values=self.secret_values,
+                                 cancelled=self.stop)
         self.lost = threading.Event()
         if not fresh:
             self._load_journal()
@@ -166,7 +105,7 @@ class Engine:
 
     def _execute(self) -> None:
         if not journal.take_concurrency_slot(self.run):
-            self.flush()
+            self.recorder.flush()
             journal.park(self.run, self.worker, until=None, reason="concurrency")
             return
         scope = Scope(
@@ -180,10 +119,10 @@ class Engine:
         try:
             last = self.run_sequence(self.plan["root"], scope, prefix="", final=True)
         except Park as park:
-            self.flush()
+            self.recorder.flush()
             journal.park(self.run, self.worker, until=park.until, reason=park.reason)
         except RunCancelled:
-            self.flush()
+            self.recorder.flush()
             journal.finish(self.run, self.worker, status=RunStatus.CANCELLED,
                            error=journal.cancelled_error(self.run))
         except StopRun as stop:
@@ -193,24 +132,24 @@ class Engine:
         else:
             # The last step's result is committed with the run's end: one write, not two.
             journal.finish(self.run, self.worker, status=RunStatus.COMPLETED,
-                           result=self.mask({"output": last, "vars": self.vars}),
-                           **self._take_pending())
+                           result=self.recorder.mask({"output": last, "vars": self.vars}),
+                           **self.recorder.take_pending())
 
     def _finish_stopped(self, stop: StopRun) -> None:
         if stop.failed:
             self._fail(ActionError(stop.message, kind="failed_by_workflow"))
             return
-        self.flush()
+        self.recorder.flush()
         journal.finish(self.run, self.worker, status=RunStatus.COMPLETED,
-                       result=self.mask({"output": stop.result, "vars": self.vars}))
+                       result=self.recorder.mask({"output": stop.result, "vars": self.vars}))
 
     def _fail(self, error: ActionError) -> None:
-        self.log("", "error", f"run failed: {error.message}")
-        self.flush()
-        self.revert_completed()
-        self.flush()
+        self.recorder.log("", "error", f"run failed: {error.message}")
+        self.recorder.flush()
+        revert_completed(self)
+        self.recorder.flush()
         journal.finish(self.run, self.worker, status=RunStatus.FAILED,
-                       error=self.mask(error.as_dict()))
+                       error=self.recorder.mask(error.as_dict()))
 
     # --- sequences and steps -----------------------------------------------------------------
 
@@ -251,7 +190,7 @@ class Engine:
         get_action_type(node["type"]).replay(self.vars, output)
 
     def _journaled_failure(self, node: dict, record: StepRecord, scope: Scope) -> Any:
-        error = ActionError(**_error_kwargs(record.error))
+        error = ActionError(**error_kwargs(record.error))
         if node["continue_on_error"]:
             scope.steps[node["name"]] = {"output": None, "error": record.error}
             return None
@@ -263,56 +202,55 @@ class Engine:
     ) -> Any:
         action_type = get_action_type(node["type"])
         previous = record.status if record else None
-        attempt = _attempt_for(record)
+        attempt = attempt_for(record)
         state = record.state if record else {}
         inputs = record.inputs if record is not None and record.inputs is not None else None
         if inputs is None:
             try:
                 inputs = self._render(node, scope, key)
             except ActionError as error:  # a failed step like any: continue_on_error applies
-                self._event(key, node, StepStatus.RUNNING, previous, attempt, inputs=None)
+                self.record(key, node, StepStatus.RUNNING, previous, attempt, inputs=None)
                 return self._step_failed(node, key, StepStatus.RUNNING, attempt, None, error,
                                          scope)
         while True:
-            self._event(key, node, StepStatus.RUNNING, previous, attempt, inputs=inputs)
+            self.record(key, node, StepStatus.RUNNING, previous, attempt, inputs=inputs)
             previous = StepStatus.RUNNING
             if action_type.category != "data":
-                self.flush()  # make a slow or nested step visible as running
+                self.recorder.flush()  # make a slow or nested step visible as running
             try:
                 output = self._invoke(action_type, node, key, attempt, inputs, state, scope, prefix)
             except Park:
-                self._event(key, node, StepStatus.WAITING, previous, attempt, inputs=inputs,
+                self.record(key, node, StepStatus.WAITING, previous, attempt, inputs=inputs,
                             output={"state": state})
                 raise
             except StopRun as stop:
-                self._event(key, node, StepStatus.COMPLETED, previous, attempt, inputs=inputs,
-                            output=self.mask({"stopped": True, "result": stop.result}))
-                self.flush()
+                self.record(key, node, StepStatus.COMPLETED, previous, attempt, inputs=inputs,
+                            output=self.recorder.mask({"stopped": True, "result": stop.result}))
+                self.recorder.flush()
                 raise
             except ActionError as error:
                 delay = self._retry_delay(node, attempt, error)
                 if delay is None:
                     return self._step_failed(node, key, previous, attempt, inputs, error, scope)
-                self._event(key, node, StepStatus.RETRYING, previous, attempt, inputs=inputs,
-                            error=self.mask(error.as_dict()))
+                self.record(key, node, StepStatus.RETRYING, previous, attempt, inputs=inputs,
+                            error=self.recorder.mask(error.as_dict()))
                 previous = StepStatus.RETRYING
-                self.log(key, "warning", f"attempt {attempt} failed ({error.message}); "
+                self.recorder.log(key, "warning", f"attempt {attempt} failed ({error.message}); "
                                          f"retrying in {delay:.1f}s")
                 attempt += 1
-                self.flush()  # the retry is visible (and the run recorded) during the wait
+                self.recorder.flush()  # the retry is visible (and the run recorded) during the wait
                 if delay > IN_PROCESS_BACKOFF_LIMIT:
                     raise Park(until=timezone.now() + timedelta(seconds=delay),
                                reason="retry") from None
                 time.sleep(delay)
                 continue
-            masked = self.mask(output)
-            self._event(key, node, StepStatus.COMPLETED, previous, attempt, inputs=inputs,
+            masked = self.recorder.mask(output)
+            self.record(key, node, StepStatus.COMPLETED, previous, attempt, inputs=inputs,
                         output=masked)
-            with self.write_lock:
-                self.completed.append(Completed(key, node, inputs, masked))
+            self.completed.append(Completed(key, node, inputs, masked))
             scope.steps[node["name"]] = {"output": masked}
             if not final:  # else committed with the run's end, before anything else runs
-                self.flush()
+                self.recorder.flush()
             return masked
 
     def _invoke(
@@ -393,116 +331,23 @@ class Engine:
         self, node: dict[str, Any], key: str, previous: str | None, attempt: int,
         inputs: dict[str, Any] | None, error: ActionError, scope: Scope,
     ) -> Any:
-        masked = self.mask(error.as_dict())
-        self._event(key, node, StepStatus.FAILED, previous, attempt, inputs=inputs, error=masked)
-        self.log(key, "error", f"{node['name']} failed: {masked['message']}")
-        self.flush()
+        masked = self.recorder.mask(error.as_dict())
+        self.record(key, node, StepStatus.FAILED, previous, attempt, inputs=inputs, error=masked)
+        self.recorder.log(key, "error", f"{node['name']} failed: {masked['message']}")
+        self.recorder.flush()
         if node["continue_on_error"]:
             scope.steps[node["name"]] = {"output": None, "error": masked}
             return None
         raise error
 
-    # --- reverts ----------------------------------------------------------------------------
 
-    def revert_completed(self) -> None:
-        """Undo completed steps that have a revert, newest first."""
-        for item in reversed(list(self.completed)):
-            action_type = get_action_type(item.node["type"])
-            spec = item.node.get("revert")
-            if not spec and type(action_type).revert is ActionType.revert:
-                continue
-            try:
-                output = self._run_revert(item, spec)
-            except (ActionError, ExpressionError) as error:
-                self.log(item.key, "error", f"revert of {item.node['name']} failed: {error}")
-                continue
-            self._event(item.key, item.node, StepStatus.REVERTED, StepStatus.COMPLETED, 1,
-                        inputs=item.inputs, output=self.mask(output))
-            self.log(item.key, "warning", f"reverted {item.node['name']}")
-            self.flush()
-
-    def _run_revert(self, item: Completed, spec: dict | None) -> Any:
-        ctx = StepCtx(self, item.node, item.key + "#revert", 1, {}, None, "")
-        if spec:
-            revert_type = get_action_type(spec["type"])
-            context = {"output": item.output, "inputs": item.inputs, "vars": self.vars,
-                       "trigger": self.run.trigger_input, "env": self.bindings.env}
-            try:
-                with self.expression_budget():
-                    rendered = render_value(spec.get("inputs", {}), context)
-            except ExpressionError as exc:
-                raise ActionError(f"revert inputs: {exc}", kind="expression") from None
-            parsed = revert_type.parse_inputs(self.bindings.substitute(rendered))
-            return revert_type.execute(ctx, parsed)
-        action_type = get_action_type(item.node["type"])
-        parsed = action_type.parse_inputs(self.bindings.substitute(item.inputs))
-        return action_type.revert(ctx, parsed, item.output)
-
-    # --- writing ----------------------------------------------------------------------------
-
-    def _event(self, key: str, node: dict, status: str, previous: str | None, attempt: int,
+    def record(self, key: str, node: dict, status: str, previous: str | None, attempt: int,
                **fields: Any) -> None:
-        with self.write_lock:
-            self.records[key] = StepRecord(status=status, attempt=attempt,
-                                           inputs=fields.get("inputs"),
-                                           output=fields.get("output"), error=fields.get("error"))
-            self.pending_events.append({
-                "step_key": key, "action_name": node["name"], "action_type": node["type"],
-                "status": status, "previous": previous, "attempt": attempt, **fields,
-            })
-
-    def log(self, key: str, level: str, message: str) -> None:
-        with self.write_lock:
-            if not self.pending_lines:
-                self.lines_since = time.monotonic()
-            self.pending_lines.append({"seq": self.next_seq, "step_key": key, "level": level,
-                                       "message": self.mask(message)})
-            self.next_seq += 1
-            # Batches keep a burst cheap; the age bound keeps live viewers close behind.
-            due = (len(self.pending_lines) >= LOG_FLUSH_LINES
-                   or time.monotonic() - self.lines_since >= LOG_FLUSH_SECONDS)
-        if due:
-            self.flush()
-
-    def flush(self) -> None:
-        with self.write_lock:
-            if not self.pending_events and not self.pending_lines and self.response is None:
-                return
-            events, self.pending_events = self.pending_events, []
-            lines, self.pending_lines = self.pending_lines, []
-            response, self.response = self.response, None
-            self.cancel = journal.commit(self.run, self.worker, events=events, lines=lines,
-                                         response=response) or self.cancel
-
-    def _take_pending(self) -> dict[str, Any]:
-        """What `flush` would commit, for a write that commits it itself (the run's end)."""
-        with self.write_lock:
-            pending = {"events": self.pending_events, "lines": self.pending_lines,
-                       "response": self.response}
-            self.pending_events, self.pending_lines, self.response = [], [], None
-        return pending
-
-    def mask(self, value: Any) -> Any:
-        if not self.secret_values:
-            return value
-        from environments.secrets import mask_value
-
-        return mask_value(value, self.secret_values)
-
-
-def _attempt_for(record: StepRecord | None) -> int:
-    if record is None:
-        return 1
-    if record.status == StepStatus.RETRYING:
-        return record.attempt + 1
-    return record.attempt
-
-
-def _error_kwargs(error: Any) -> dict[str, Any]:
-    error = error or {}
-    return {"message": error.get("message", "failed"), "kind": error.get("type", "error"),
-            "retryable": bool(error.get("retryable", False))}
-
+        """A step's new state: the engine's view of the journal now, the journal's at the
+        next commit."""
+        self.records[key] = StepRecord(status=status, attempt=attempt, inputs=fields.get("inputs"),
+                                       output=fields.get("output"), error=fields.get("error"))
+        self.recorder.event(key, node, status, previous, attempt, **fields)
 
 def _without(inputs: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     return inputs if not names else {k: v for k, v in inputs.items() if k not in names}
@@ -510,3 +355,5 @@ def _without(inputs: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 
 def now() -> datetime:
     return timezone.now()
+
+

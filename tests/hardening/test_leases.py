@@ -53,7 +53,7 @@ def test_a_resumed_run_skips_steps_completed_before_the_crash(run):
     first = journal.claim(run.id, "worker-a")
     engine = Engine(first, "worker-a")
     # Execute only the first step, as if the worker died right after committing it.
-    from runner.engine import Scope
+    from runner.scope import Scope
 
     scope = Scope(trigger={}, vars=engine.vars, steps={}, env={}, run={})
     engine.run_step("one", scope, "")
@@ -85,13 +85,13 @@ def test_the_last_step_is_written_with_the_run_s_end(run, monkeypatch):
 
 def test_a_zombie_whose_lease_went_during_the_last_step_keeps_neither_it_nor_the_end(run):
     engine = Engine(journal.claim(run.id, "worker-a"), "worker-a")
-    flush = engine.flush
+    flush = engine.recorder.flush
 
     def flush_then_lose_the_lease():
         flush()  # the first step is committed, then another worker takes the run
         Run.objects.filter(id=run.id).update(lease_owner="worker-b")
 
-    engine.flush = flush_then_lose_the_lease
+    engine.recorder.flush = flush_then_lose_the_lease
     engine.execute()
     steps = StepEvent.objects.filter(run=run).exclude(step_key="")
     assert set(steps.filter(status="completed").values_list("step_key", flat=True)) == {"one"}
