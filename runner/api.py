@@ -20,6 +20,7 @@ from access.permissions import (
 from environments.models import Environment
 from runner import selectors, services
 from runner.models import Run, RunStatus, StepEvent
+from runner.sealing import shown
 from workflows.api import get_workflow
 from workflows.models import Workflow
 
@@ -185,8 +186,8 @@ def get_run_detail(request: ApiRequest, run_id: UUID) -> dict[str, Any]:
     steps = [
         {
             "step_key": e.step_key, "action": e.action_name, "type": e.action_type,
-            "status": e.status, "attempt": e.attempt, "inputs": e.inputs, "output": e.output,
-            "error": e.error, "at": e.created_at,
+            "status": e.status, "attempt": e.attempt, "inputs": shown(e.inputs),
+            "output": shown(e.output), "error": e.error, "at": e.created_at,
         }
         for e in StepEvent.objects.filter(run=run).exclude(step_key="").order_by("id")
     ]

@@ -1,14 +1,13 @@
 """What a run may read from its environment: variables, secrets and connections.
 
-Secrets are substituted last: expressions see an opaque placeholder for each secret variable,
-rendered inputs are journaled with placeholders only, and the real value replaces the
-placeholder right before the action executes. Every secret value is then masked by value in
-anything stored or shown.
+Expressions see each secret variable as a marked string (workflows/taint.py): whatever is
+derived from it stays marked, is journaled sealed and shown hidden (runner/sealing.py), and
+reaches only the action that sends it out. Every secret value is also masked by value, in
+every encoding, in anything stored or shown.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,9 +15,7 @@ from django.db import connection as db_connection
 
 from environments.models import Connection, Environment, Variable
 from workflows.actions.base import ActionError, ConnectionInfo
-
-PLACEHOLDER = "\u27e6secret:{name}\u27e7"
-PLACEHOLDER_PATTERN = re.compile("\u27e6secret:([A-Za-z_][A-Za-z0-9_]*)\u27e7")
+from workflows.taint import Tainted
 
 
 @dataclass
@@ -32,18 +29,6 @@ class Bindings:
         for connection in self.connections.values():
             values.extend(v for v in connection.secrets.values() if isinstance(v, str))
         return [v for v in values if v]
-
-    def substitute(self, value: Any) -> Any:
-        """Replace secret placeholders by the real values, just before execution."""
-        if isinstance(value, str):
-            if "\u27e6secret:" not in value:
-                return value
-            return PLACEHOLDER_PATTERN.sub(lambda m: self.secrets.get(m.group(1), ""), value)
-        if isinstance(value, dict):
-            return {k: self.substitute(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.substitute(v) for v in value]
-        return value
 
     def connection(self, name: str, kind: str) -> ConnectionInfo:
         info = self.connections.get(name)
@@ -119,7 +104,8 @@ def _load(environment: Environment) -> Bindings:
     for variable in Variable.objects.filter(environment=environment):
         if variable.is_secret:
             bindings.secrets[variable.name] = crypto.decrypt(variable.encrypted_value)
-            bindings.env[variable.name] = PLACEHOLDER.format(name=variable.name)
+            bindings.env[variable.name] = Tainted.secret(bindings.secrets[variable.name],
+                                                          variable.name)
         else:
             bindings.env[variable.name] = variable.value
     for connection in Connection.objects.filter(environment=environment):

@@ -181,7 +181,9 @@ class StepCtx:
             # A deterministic id: a resumed step finds the child it already started.
             child_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{run.id}/{self.step_key}/{self.attempt}")
             child = Run.objects.filter(id=child_id).first() or services.run_start_child(
-                parent=run, workflow_name=workflow, payload=payload, run_id=child_id
+                parent=run, workflow_name=workflow, run_id=child_id,
+                # A secret reaches the child hidden: the child reads it from its environment.
+                payload=self.engine.recorder.mask(payload)
             )
             self.state["child_run_id"] = str(child.id)
             if not wait:

@@ -27,6 +27,7 @@ from runner.plan import descendants
 from runner.recorder import Recorder
 from runner.reverts import revert_completed
 from runner.scope import Completed, Scope, StepRecord, attempt_for, error_kwargs
+from runner.sealing import Sealer
 from workflows import expression_limits
 from workflows.actions import get_action_type
 from workflows.actions.base import ActionError, ActionType, StopRun
@@ -56,6 +57,7 @@ class Engine:
         self.cancel = run.cancel_requested
         self.recorder = Recorder(run, worker, secret_values=self.secret_values,
                                  cancelled=self.stop)
+        self.sealer = Sealer(self.bindings.secrets, revealed=self.secret_values)
         self.lost = threading.Event()
         if not fresh:
             self._load_journal()
@@ -176,15 +178,16 @@ class Engine:
 
     def replay_completed(self, node: dict, key: str, record: StepRecord, scope: Scope) -> Any:
         """Use the stored output; re-apply the effects of this step and of its subtree."""
-        scope.steps[node["name"]] = {"output": record.output}
-        self._apply_replay(node, record.output)
+        output = self.sealer.hydrate(record.output)
+        scope.steps[node["name"]] = {"output": output}
+        self._apply_replay(node, output)
         below = descendants(self.plan, node["name"])
         if below:
             prefix = key[: -len(node["name"])]
             for item in self.completed:
                 if item.node["name"] in below and item.key.startswith(prefix):
-                    self._apply_replay(item.node, item.output)
-        return record.output
+                    self._apply_replay(item.node, self.sealer.hydrate(item.output))
+        return output
 
     def _apply_replay(self, node: dict, output: Any) -> None:
         get_action_type(node["type"]).replay(self.vars, output)
@@ -207,7 +210,7 @@ class Engine:
         inputs = record.inputs if record is not None and record.inputs is not None else None
         if inputs is None:
             try:
-                inputs = self._render(node, scope, key)
+                inputs = self.sealer.seal(self._render(node, scope, key))
             except ActionError as error:  # a failed step like any: continue_on_error applies
                 self.record(key, node, StepStatus.RUNNING, previous, attempt, inputs=None)
                 return self._step_failed(node, key, StepStatus.RUNNING, attempt, None, error,
@@ -225,7 +228,7 @@ class Engine:
                 raise
             except StopRun as stop:
                 self.record(key, node, StepStatus.COMPLETED, previous, attempt, inputs=inputs,
-                            output=self.recorder.mask({"stopped": True, "result": stop.result}))
+                            output=self.stored({"stopped": True, "result": stop.result}))
                 self.recorder.flush()
                 raise
             except ActionError as error:
@@ -244,14 +247,15 @@ class Engine:
                                reason="retry") from None
                 time.sleep(delay)
                 continue
-            masked = self.recorder.mask(output)
+            stored = self.stored(output)
             self.record(key, node, StepStatus.COMPLETED, previous, attempt, inputs=inputs,
-                        output=masked)
-            self.completed.append(Completed(key, node, inputs, masked))
-            scope.steps[node["name"]] = {"output": masked}
+                        output=stored)
+            self.completed.append(Completed(key, node, inputs, stored))
+            live = self.sealer.hydrate(stored)
+            scope.steps[node["name"]] = {"output": live}
             if not final:  # else committed with the run's end, before anything else runs
                 self.recorder.flush()
-            return masked
+            return live
 
     def _invoke(
         self, action_type: ActionType, node: dict[str, Any], key: str, attempt: int,
@@ -275,7 +279,7 @@ class Engine:
         inputs: dict[str, Any], state: dict[str, Any], scope: Scope, prefix: str,
     ) -> Any:
         ctx = StepCtx(self, node, key, attempt, state, scope, prefix)
-        real_inputs = self.bindings.substitute(inputs)
+        real_inputs = self.sealer.hydrate(inputs)
         parsed = action_type.parse_inputs(_without(real_inputs, action_type.raw_inputs))
         timeout = node.get("timeout")
         if not timeout or action_type.category == "structural":
@@ -340,6 +344,11 @@ class Engine:
             return None
         raise error
 
+
+    def stored(self, value: Any) -> Any:
+        """A step's inputs or output as the journal keeps them: secrets sealed (a resumed run
+        gets them back), and any other copy of a secret's value masked."""
+        return self.recorder.mask(self.sealer.seal(value))
 
     def record(self, key: str, node: dict, status: str, previous: str | None, attempt: int,
                **fields: Any) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from runner import journal
 from runner.models import Run
+from runner.sealing import shown_text
 
 LOG_FLUSH_LINES = 250
 LOG_FLUSH_SECONDS = 0.004
@@ -74,8 +75,10 @@ class Recorder:
         return pending
 
     def mask(self, value: Any) -> Any:
+        """`value` as people may see it: marked secrets named or hidden (sealing.shown_text),
+        then every copy of a secret value, in any encoding, masked."""
         if not self.secret_values:
             return value
         from environments.secrets import mask_value
 
-        return mask_value(value, self.secret_values)
+        return mask_value(shown_text(value), self.secret_values)

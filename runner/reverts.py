@@ -38,15 +38,16 @@ def run_revert(engine: Engine, item: Completed, spec: dict | None) -> Any:
     ctx = StepCtx(engine, item.node, item.key + "#revert", 1, {}, None, "")
     if spec:
         revert_type = get_action_type(spec["type"])
-        context = {"output": item.output, "inputs": item.inputs, "vars": engine.vars,
+        context = {"output": engine.sealer.hydrate(item.output),
+                   "inputs": engine.sealer.hydrate(item.inputs), "vars": engine.vars,
                    "trigger": engine.run.trigger_input, "env": engine.bindings.env}
         try:
             with engine.expression_budget():
                 rendered = render_value(spec.get("inputs", {}), context)
         except ExpressionError as exc:
             raise ActionError(f"revert inputs: {exc}", kind="expression") from None
-        parsed = revert_type.parse_inputs(engine.bindings.substitute(rendered))
+        parsed = revert_type.parse_inputs(rendered)
         return revert_type.execute(ctx, parsed)
     action_type = get_action_type(item.node["type"])
-    parsed = action_type.parse_inputs(engine.bindings.substitute(item.inputs))
-    return action_type.revert(ctx, parsed, item.output)
+    parsed = action_type.parse_inputs(engine.sealer.hydrate(item.inputs))
+    return action_type.revert(ctx, parsed, engine.sealer.hydrate(item.output))

@@ -12,6 +12,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from access.permissions import user_has_workflow_right, workflows_visible_to
 from runner.models import LogLine, Run, RunStatus, StepEvent
+from runner.sealing import shown
 from workflows.triggers import REGISTRY as TRIGGER_TYPES
 from workflows.triggers import trigger_choices
 
@@ -231,7 +232,7 @@ def run_steps(run: Run) -> list[dict[str, Any]]:
         for name in ("inputs", "output", "error"):
             value = getattr(event, name)
             if value is not None:
-                step[name] = value
+                step[name] = shown(value)
     now = timezone.now()
     for step in steps.values():
         step["started_at"] = step["started_at"] or step["first_at"]

@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import OuterRef, Subquery
 
 from runner.models import LogLine, Run, StepEvent
+from runner.sealing import shown
 from workflows.models import Workflow
 
 MAX_OUTPUT_CHARS = 4000
@@ -32,7 +33,7 @@ def _step_keys(run: Run) -> dict[str, dict[str, Any]]:
         step["status"] = event.status
         for attribute in ("inputs", "output", "error"):
             if (value := getattr(event, attribute)) is not None:
-                step[attribute] = value
+                step[attribute] = shown(value)
     return keys
 
 

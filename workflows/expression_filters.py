@@ -10,6 +10,7 @@ from typing import Any
 from jinja2 import pass_environment, pass_eval_context
 
 from workflows import expression_limits as limits
+from workflows import taint
 
 
 def _lines(value: Any) -> int:
@@ -69,6 +70,8 @@ def capped_filters(builtin: dict[str, Callable[..., Any]]) -> dict[str, Callable
         size = sum(len(str(item)) for item in items) + len(str(d)) * max(len(items) - 1, 0)
         if attribute is None:
             limits.check_size(size, "join result")
+        if attribute is None:  # a secret's part stays marked, the text around it readable
+            return limits.sized(taint.join(items, str(d)))
         return limits.sized(built_text("join", eval_ctx, items, d, attribute))
 
     def batch(value: Iterable[Any], linecount: int, fill_with: Any = None) -> Any:

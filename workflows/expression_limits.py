@@ -19,6 +19,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from workflows import taint
+
 DEFAULT_TIME_LIMIT_MS = 1000
 DEFAULT_SIZE_LIMIT = 1_000_000  # characters of a string, items of a list
 CLOCK_EVERY = 256  # loop iterations between two reads of the clock
@@ -119,7 +121,7 @@ def checked_output(chunks: Iterable[str]) -> str:
         size += len(chunk)
         active.check_size(size, "output")
         parts.append(chunk)
-    return "".join(parts)
+    return taint.join(parts)
 
 
 _V = TypeVar("_V")

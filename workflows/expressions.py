@@ -23,6 +23,7 @@ from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from workflows import expression_limits as limits
+from workflows import taint
 from workflows.expression_filters import capped_filters
 from workflows.expression_limits import ExpressionLimit
 
@@ -94,9 +95,12 @@ class BudgetedCodeGenerator(CodeGenerator):
         super().visit_For(node, frame)
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
-        self.write("environment.sized(")
-        super().visit_Concat(node, frame)
-        self.write(")")
+        # `a ~ b`: joined by taint.join (a secret's part stays marked), then size-checked.
+        self.write("environment.sized(environment.concat((")
+        for argument in node.nodes:
+            self.visit(argument, frame)
+            self.write(", ")
+        self.write(")))")
 
 
 # str methods that build strings from a size given as an argument.
@@ -109,13 +113,17 @@ class OwlGridSandbox(ImmutableSandboxedEnvironment):
     code_generator_class = BudgetedCodeGenerator
     checked_loop = staticmethod(limits.checked_loop)
     sized = staticmethod(limits.sized)
+    # How Jinja joins the output of macros, blocks and `{% set %}` blocks (NativeEnvironment
+    # sets it too): a secret inside stays marked.
+    concat = staticmethod(taint.join)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         limits.check_time()
         owner = getattr(__obj, "__self__", None)
         if isinstance(owner, str):
             _check_str_method(owner, getattr(__obj, "__name__", ""), args)
-        return super().call(__context, __obj, *args, **kwargs)
+        result = super().call(__context, __obj, *args, **kwargs)
+        return taint.propagate(result, owner, *args, *kwargs.values())
 
     def wrap_str_format(self, value: Any) -> Any:
         owner = getattr(value, "__self__", None)
@@ -140,7 +148,7 @@ class OwlGridSandbox(ImmutableSandboxedEnvironment):
             "%": _safe_mod,
         }
         limits.check_time()
-        return handlers[operator_name](left, right)
+        return taint.propagate(handlers[operator_name](left, right), left, right)
 
 
 def _check_str_method(text: str, name: str, args: tuple) -> None:
@@ -174,6 +182,7 @@ def _build_environment() -> OwlGridSandbox:
         del env.filters[name]
     env.filters.update(capped_filters(dict(env.filters)))
     env.filters["fromjson"] = json.loads
+    env.filters = {name: taint.tainting_filter(function) for name, function in env.filters.items()}
     return env
 
 
