@@ -7,8 +7,9 @@ front, `manage.py rotate_keys` re-encrypts everything with it, and the old key c
 from __future__ import annotations
 
 import base64
+import html
 import json
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
@@ -74,9 +75,13 @@ def decrypt_json(token: str) -> dict[str, Any]:
     return json.loads(decrypt(token)) if token else {}
 
 
-def encoded_forms(secret: str) -> set[str]:
-    """The ways a secret may be echoed: plain, base64, URL-encoded, JSON-escaped."""
+@lru_cache(maxsize=4096)
+def encoded_forms(secret: str) -> frozenset[str]:
+    """The ways a secret may be echoed: plain, base64 and base64url, URL-encoded (`%20` and
+    `+`), JSON-escaped (also with every non-ASCII and HTML-special character as `\\u`),
+    HTML-escaped, and inside a Python repr."""
     raw = secret.encode()
+    json_ascii = json.dumps(secret)[1:-1]
     forms = {
         secret,
         base64.b64encode(raw).decode(),
@@ -84,18 +89,27 @@ def encoded_forms(secret: str) -> set[str]:
         base64.urlsafe_b64encode(raw).decode(),
         base64.urlsafe_b64encode(raw).decode().rstrip("="),
         quote(secret, safe=""),
+        quote(secret),
         quote_plus(secret),
-        json.dumps(secret)[1:-1],
+        json_ascii,
         json.dumps(secret, ensure_ascii=False)[1:-1],
+        json_ascii.translate(JSON_HTML_ESCAPES),
+        html.escape(secret),
+        html.escape(secret, quote=False),
+        repr(secret)[1:-1],
     }
-    return {form for form in forms if len(form) >= MIN_MASKED_LENGTH}
+    return frozenset(form for form in forms if len(form) >= MIN_MASKED_LENGTH)
+
+
+# How Django's json_script (and other HTML-safe JSON) writes these characters.
+JSON_HTML_ESCAPES = str.maketrans({"<": "\\u003C", ">": "\\u003E", "&": "\\u0026"})
 
 
 def mask(text: str, secrets: list[str]) -> str:
     """Replace every secret, in every encoded form, by a mask; longest forms first."""
     if not text or not secrets:
         return text
-    forms = set()
+    forms: set[str] = set()
     for secret in secrets:
         if secret and len(secret) >= MIN_MASKED_LENGTH:
             forms |= encoded_forms(secret)

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from environments.secrets import MIN_MASKED_LENGTH
 from runner import journal, lease_keeper
 from runner.bindings import Bindings, load_bindings
 from runner.context import Park, RunCancelled, StepCtx
@@ -28,7 +29,7 @@ from runner.recorder import Recorder
 from runner.reverts import revert_completed
 from runner.scope import Completed, Scope, StepRecord, attempt_for, error_kwargs
 from runner.sealing import Sealer
-from workflows import expression_limits
+from workflows import expression_limits, taint
 from workflows.actions import get_action_type
 from workflows.actions.base import ActionError, ActionType, StopRun
 from workflows.expressions import ExpressionError, render_value
@@ -301,11 +302,14 @@ class Engine:
         action_type = get_action_type(node["type"])
         raw = {k: v for k, v in node["inputs"].items() if k not in action_type.raw_inputs}
         try:
-            with self.expression_budget():
+            with self.expression_budget(), taint.collecting() as derived:
                 rendered = render_value(raw, scope.as_context())
         except ExpressionError as exc:
             if self.cancel:  # the render was stopped by the cancel, not by its own fault
                 raise RunCancelled from None
+            # The error may quote a value derived from a secret: masked by value from now on.
+            self.secret_values.extend(v for v in derived if len(v) >= MIN_MASKED_LENGTH
+                                      and v not in self.secret_values)
             raise ActionError(f"block {node['name']!r}, field {exc.field or '?'}: {exc.reason}",
                               kind="expression", block=node["name"], field=exc.field) from None
         return {**rendered, **{k: node["inputs"][k] for k in action_type.raw_inputs

@@ -18,8 +18,10 @@ runner's masking by value, in every encoding, stays behind this as a second wall
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 # A piece of a marked string: plain text, or a secret part as (value, name); `name` is the
@@ -35,6 +37,9 @@ class Tainted(str):
     def __new__(cls, value: str, pieces: tuple[Piece, ...] | None = None) -> Tainted:
         marked = super().__new__(cls, value)
         marked.pieces = pieces if pieces is not None else ((str.__str__(marked), None),)
+        created = _CREATED.get()
+        if created is not None:
+            created.append(str.__str__(marked))
         return marked
 
     @classmethod
@@ -72,8 +77,27 @@ class Tainted(str):
         return (Tainted, (str.__str__(self), self.pieces))
 
 
-def secret_parts(value: Tainted) -> list[str]:
-    return [piece[0] for piece in value.pieces if isinstance(piece, tuple)]
+_CREATED: ContextVar[list[str] | None] = ContextVar("tainted_created", default=None)
+
+
+@contextlib.contextmanager
+def collecting() -> Iterator[list[str]]:
+    """The values of the marked strings made meanwhile (in this thread): an expression that
+    fails part-way may quote one in its error, which is then masked by value."""
+    created: list[str] = []
+    token = _CREATED.set(created)
+    try:
+        yield created
+    finally:
+        _CREATED.reset(token)
+
+
+class TaintedMarkup(Tainted):
+    """A marked string that is also HTML-safe (what `| e` returns): escaping it again leaves
+    it as it is, as it would a plain `Markup`."""
+
+    def __html__(self) -> str:
+        return self
 
 
 def is_tainted(value: Any) -> bool:
@@ -92,7 +116,7 @@ def mark(value: Any) -> Any:
     if isinstance(value, Tainted):
         return value
     if isinstance(value, str):
-        return Tainted(value)
+        return TaintedMarkup(value) if hasattr(value, "__html__") else Tainted(value)
     if isinstance(value, list):
         return [mark(item) for item in value]
     if isinstance(value, tuple):

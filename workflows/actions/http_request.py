@@ -87,6 +87,18 @@ def connection_request(ctx: StepContext, inputs: HttpRequestInputs, headers: dic
     return url
 
 
+ERROR_BODY_LIMIT = 2000
+
+
+def error_body(body: Any) -> Any:
+    """A response body for an error's details, as JSON data (never a Python repr): the value
+    itself when its JSON text is short, else the first ERROR_BODY_LIMIT characters of it."""
+    if isinstance(body, str):
+        return body[:ERROR_BODY_LIMIT]
+    text = json.dumps(body, ensure_ascii=False, default=str)
+    return body if len(text) <= ERROR_BODY_LIMIT else text[:ERROR_BODY_LIMIT]
+
+
 def parse_body(response: httpx.Response) -> tuple[Any, bool]:
     text = response.text
     truncated = len(text) > MAX_BODY_CHARS
@@ -148,7 +160,7 @@ class HttpRequestAction(ActionType):
             retryable = response.status_code >= 500 or response.status_code == 429
             raise ActionError(f"unexpected status {response.status_code} from {inputs.method} "
                               f"{url}", kind="http_status", retryable=retryable,
-                              status=response.status_code, body=str(body)[:2000])
+                              status=response.status_code, body=error_body(body))
         return output
 
     @staticmethod
