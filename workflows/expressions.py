@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -267,7 +267,7 @@ def render_string(source: str, context: Mapping[str, Any]) -> Any:
     except ExpressionLimit as exc:
         raise ExpressionError(str(exc)) from None
     except UndefinedError as exc:
-        raise ExpressionError(f"undefined value: {exc.message}") from None
+        raise ExpressionError(plain_undefined(exc.message or "")) from None
     except SecurityError as exc:
         raise ExpressionError(f"refused by the sandbox: {exc}") from None
     except TemplateSyntaxError as exc:
@@ -280,21 +280,50 @@ def render_string(source: str, context: Mapping[str, Any]) -> Any:
         raise ExpressionError("the process's memory ceiling was reached") from None
 
 
+UNDEFINED_NAME = re.compile(r"^'(?P<name>[^']*)' is undefined$")
+UNDEFINED_FIELD = re.compile(r"^'(?P<kind>[\w ]+) object' has no attribute '(?P<name>[^']*)'$")
+UNDEFINED_ITEM = re.compile(r"^'?(?P<kind>[\w ]+) object'? has no element (?P<name>.+)$")
+
+
+def plain_undefined(message: str) -> str:
+    """Jinja's words for a missing value, in the user's."""
+    if match := UNDEFINED_NAME.match(message):
+        return (f"`{match['name']}` is undefined: expressions can read trigger, steps, vars, "
+                "env and run")
+    if match := UNDEFINED_FIELD.match(message):
+        kind = "object" if match["kind"] == "dict" else match["kind"]
+        return f"`{match['name']}` is undefined: the {kind} has no field of that name"
+    if match := UNDEFINED_ITEM.match(message):
+        return f"item {match['name']} is undefined: the {match['kind']} has no such item"
+    return f"undefined value: {message}"
+
+
 def _render(source: str, context: Mapping[str, Any]) -> Any:
     single = SINGLE_EXPRESSION.match(source)
     if single and "{{" not in single.group("expr") and "}}" not in single.group("expr"):
         compiled = _compiled_expression(single.group("expr"))
-        value = compiled(**context)
-        if isinstance(value, StrictUndefined):
-            str(value)  # raises UndefinedError with the missing name
-        return _cap_output(value)
+        return _cap_output(compiled(**context))
     return limits.checked_output(_compiled_template(source).generate(**context))
 
 
 def _cap_output(value: Any) -> Any:
+    _refuse_undefined(value)
     if callable(value):
         raise ExpressionError("an expression must produce data, not a function or method")
     return limits.sized(value)
+
+
+def _refuse_undefined(value: Any) -> None:
+    """A missing name inside a built value (`{{ {"id": item.idd} }}`) fails here, named, not
+    later as data that cannot be stored."""
+    if isinstance(value, Undefined):
+        str(value)  # StrictUndefined raises UndefinedError, naming what is missing
+    elif isinstance(value, dict):
+        for item in value.values():
+            _refuse_undefined(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _refuse_undefined(item)
 
 
 def render_value(value: Any, context: Mapping[str, Any], path: str = "") -> Any:

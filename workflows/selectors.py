@@ -50,13 +50,23 @@ def version_tree(version: WorkflowVersion) -> list[dict[str, Any]]:
     def build(parent_id: Any) -> list[dict[str, Any]]:
         nodes = []
         for action in by_parent.get(parent_id, []):
-            slots: dict[str, list] = {}
+            found: dict[str, list] = {}
             for child in build(action.id):
-                slots.setdefault(child["action"].slot, []).append(child)
+                found.setdefault(child["action"].slot, []).append(child)
+            # The type's own order (THEN before ELSE), then named branches as they come.
+            declared = [slot for slot in _declared_slots(action.type) if slot in found]
+            slots = {slot: found[slot] for slot in [*declared, *found]}
             nodes.append({"action": action, "children": slots})
         return nodes
 
     return build(None)
+
+
+def _declared_slots(type_name: str) -> tuple[str, ...]:
+    from workflows.actions import REGISTRY
+
+    action_type = REGISTRY.get(type_name)
+    return action_type.slots if action_type is not None else ()
 
 
 def http_trigger_example(environment: str, workflow: Workflow, trigger: Trigger,

@@ -22,7 +22,7 @@ class CreateRecordInputs(ActionInputs):
 class CreateRecordAction(ActionType):
     name = "create_record"
     label = "Create record"
-    icon = "＋"
+    icon = "➕"
     category = "resource"
     description = "Create a record (optionally with a unique key) in a collection."
     Inputs = CreateRecordInputs
