@@ -26,7 +26,8 @@ sys.path.insert(0, str(HERE.parent))
 from bench import sandbox  # noqa: E402 - importable once the checkout is on the path
 
 RESULTS = HERE / "results"
-PARTS = ["engine.py", "memory.py", "rq_ceiling.py", "webhook.py", "logs.py", "history.py"]
+PARTS = ["engine.py", "limits.py", "memory.py", "rq_ceiling.py", "webhook.py", "logs.py",
+         "history.py"]
 PART_TIMEOUT = 900  # a safety net for a hung part; a busy 2-core machine took 9 minutes for one
 PART_TIMEOUTS = {"history.py": 1800}  # four phases and a history: 5-6 minutes, lightly loaded
 STOP_SECONDS = 30

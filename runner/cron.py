@@ -8,10 +8,8 @@ older ones are skipped (a scheduler down for a day does not replay the day).
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import datetime, timedelta
 
-from croniter import croniter
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -19,6 +17,7 @@ from environments.models import Deployment
 from runner import services
 from runner.models import ScheduleTick
 from workflows.models import Trigger
+from workflows.schedules import cron_schedule
 
 CATCH_UP = timedelta(minutes=5)
 MAX_TICKS_PER_PASS = 600
@@ -29,8 +28,7 @@ def due_ticks(trigger_settings: dict, since: datetime, now: datetime) -> list[da
     if trigger_settings.get("at"):
         at = datetime.fromisoformat(trigger_settings["at"])
         return [at] if since < at <= now else []
-    zone = zoneinfo.ZoneInfo(trigger_settings.get("timezone", "UTC"))
-    schedule = croniter(trigger_settings["cron"], since.astimezone(zone))
+    schedule = cron_schedule(trigger_settings, since)
     ticks: list[datetime] = []
     while len(ticks) < MAX_TICKS_PER_PASS:
         tick = schedule.get_next(datetime)

@@ -13,7 +13,9 @@ def body_problems(schema: dict | None, body: Any) -> list[dict[str, str]]:
         return []
     from jsonschema import Draft202012Validator  # only triggers with a schema need it
 
-    errors = sorted(Draft202012Validator(schema).iter_errors(body),
+    # `format` (email, date-time, uri, uuid…) is checked too, not only annotated.
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    errors = sorted(validator.iter_errors(body),
                     key=lambda e: list(map(str, e.absolute_path)))
     return [{"path": ".".join(map(str, e.absolute_path)) or "body", "message": e.message}
             for e in errors]

@@ -167,6 +167,9 @@ def test_a_derived_secret_reaches_the_peers_and_no_surface(canary_world, secret,
     surfaces = everything_shown(world, run, version.workflow)
     found = {where: leaked(text, secret, derived) for where, text in surfaces.items()}
     assert not {where: forms for where, forms in found.items() if forms}
+    # Error details are JSON: the refused call's response body is kept as its JSON value.
+    refused = StepEvent.objects.get(run=run, step_key="refused", status="failed")
+    assert isinstance(refused.error["details"]["body"], dict)
     # The stored form keeps what is around the secret readable.
     say = StepEvent.objects.filter(run=run, step_key="say", status="completed").get()
     assert shown(say.inputs)["message"].startswith("v=\u27e6secret")

@@ -361,6 +361,21 @@ def test_a_signed_message_is_refused_again_after_redis_lost_everything(hmac_trig
     assert Run.objects.count() == 1
 
 
+def test_a_signed_body_need_not_be_json(hmac_trigger, url):
+    body = b"order=H5&qty=2"
+    headers = {**signed(body), "Content-Type": "application/x-www-form-urlencoded"}
+    assert httpx.post(url, content=body, headers=headers).status_code == 202
+    assert Run.objects.count() == 1
+
+
+def test_a_malformed_signature_header_is_401_saying_so(hmac_trigger, url):
+    body = b'{"id": "H6"}'
+    headers = {**signed(body), "webhook-signature": "v1"}
+    answer = httpx.post(url, content=body, headers=headers)
+    assert answer.status_code == 401 and "malformed" in answer.json()["error"]["message"]
+    assert nothing_started()
+
+
 @pytest.mark.parametrize("tamper", ["body", "secret", "expired", "missing"])
 def test_bad_signatures_are_401(hmac_trigger, url, tamper):
     body = b'{"id": "H2"}'

@@ -22,6 +22,9 @@ BAD_SETTINGS = [
     ("http", {"rate_limit_per_minute": "ten"}, "rate_limit_per_minute", "positive integer"),
     ("schedule", {"cron": "61 * * * *"}, "cron", "invalid cron expression '61 * * * *'"),
     ("schedule", {}, "cron", "either a cron expression or a date"),
+    ("schedule", {"cron": "*/10 * * * * *"}, "cron", 'six fields: cron takes five'),
+    ("schedule", {"cron": "0 * * * *", "seconds": True}, "cron",
+     "with seconds, six (second minute hour"),
     ("schedule", {"cron": "0 * * * *", "at": "2030-01-01T00:00:00+00:00"}, "cron",
      "either a cron expression or a date"),
     ("schedule", {"at": "next tuesday"}, "at", "not an ISO 8601 date"),
@@ -198,3 +201,13 @@ def test_next_fire_times_are_in_the_schedule_zone():
     times = _next_times({"cron": "0 9 * * *", "timezone": "Europe/Paris"})
     assert len(times) == 5 and all(isinstance(t, datetime) for t in times)
     assert {t.astimezone(ZoneInfo("Europe/Paris")).hour for t in times} == {9}
+
+
+def test_seconds_come_first_when_asked_for():
+    from datetime import UTC, datetime
+
+    from workflows.schedules import next_fire_times
+
+    after = datetime(2027, 1, 1, 0, 0, 0, tzinfo=UTC)
+    times = next_fire_times({"cron": "*/10 * * * * *", "seconds": True}, count=3, after=after)
+    assert [t.second for t in times] == [10, 20, 30] and times[0].minute == 0

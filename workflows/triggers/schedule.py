@@ -29,7 +29,7 @@ class ScheduleTrigger(TriggerType):
         cron, at = values.get("cron"), values.get("at")
         if bool(cron) == bool(at):
             return [("cron", "give either a cron expression or a date (`at`)")]
-        return [*_cron_problems(cron), *_date_problems(at),
+        return [*_cron_problems(cron, seconds=values.get("seconds") is True), *_date_problems(at),
                 *_timezone_problems(values.get("timezone", "UTC"))]
 
     def starter(self, workflow: Workflow, trigger: Trigger) -> Starter:
@@ -39,14 +39,14 @@ class ScheduleTrigger(TriggerType):
                              "timezone": values.get("timezone") or "UTC"})
 
 
-def _cron_problems(cron: Any) -> list[Problem]:
+def _cron_problems(cron: Any, *, seconds: bool) -> list[Problem]:
     if not cron:
         return []
-    from croniter import croniter  # loaded when a schedule is checked, not at start-up
+    from workflows.schedules import cron_problem  # croniter loads when a schedule is checked
 
-    if isinstance(cron, str) and croniter.is_valid(cron):
-        return []
-    return [("cron", f"invalid cron expression {cron!r}")]
+    problem = cron_problem(cron, seconds=seconds) if isinstance(cron, str) else (
+        f"invalid cron expression {cron!r}")
+    return [("cron", problem)] if problem else []
 
 
 def _date_problems(at: Any) -> list[Problem]:
