@@ -4,7 +4,9 @@ one would otherwise fail deep inside with a 500 instead of a clear 400."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -13,11 +15,25 @@ GUARDED_PREFIXES = ("/api/", "/hooks/")
 
 
 class RefuseNulBytes:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
-        self.get_response = get_response
+    """Sync and async capable (Django's middleware protocol): a sync-only middleware in the
+    chain would make every request, pages and hooks alike, cross threads at this point."""
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]):
+        self.get_response = get_response
+        if iscoroutinefunction(self.get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
         return nul_refusal(request) or self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        # The body is in memory already (Django's ASGI handler reads it first): no I/O here.
+        return nul_refusal(request) or await self.get_response(request)
 
 
 def nul_refusal(request: HttpRequest) -> HttpResponse | None:

@@ -34,7 +34,8 @@ class Sealer:
         """`revealed`: the run's list of values masked by value; the derived secrets this
         sealer decrypts for an action join it, so what the action echoes of them is masked."""
         self.secrets = secrets
-        self.tokens: dict[str, str] = {}  # a value is encrypted once per run
+        self.tokens: dict[str, str] = {}  # a value is encrypted once per run...
+        self.values: dict[str, str] = {}  # ...and a token decrypted once
         self.revealed = revealed
 
     def seal(self, value: Any) -> Any:
@@ -94,12 +95,15 @@ class Sealer:
         return self.secrets[name]
 
     def _unseal(self, token: str) -> str:
+        if token in self.values:
+            return self.values[token]
         try:
             secret = crypto.decrypt(token)
         except crypto.SecretDecryptionError:
             raise ActionError("a stored secret value cannot be decrypted with the configured "
                               "OWLGRID_SECRETS_KEYS", kind="missing_secret") from None
         self.tokens.setdefault(secret, token)
+        self.values[token] = secret
         if len(secret) >= MIN_MASKED_LENGTH and secret not in self.revealed:
             self.revealed.append(secret)
         return secret

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-
+from runner.journal import transactions
 from runner.journal.records import event_like
 from runner.journal.runs import wake
 from runner.models import Run, RunStatus, StepEvent, StepStatus
@@ -15,7 +14,7 @@ from runner.models import Run, RunStatus, StepEvent, StepStatus
 def record_decision(run_id: Any, step_key: str, decision: dict[str, Any]) -> bool:
     """Store an approval decision on a waiting approval step, once; then wake the run.
     False when the run or the step is not waiting, or the step was decided already."""
-    with transaction.atomic():
+    with transactions.atomic():
         run = Run.objects.select_for_update().get(id=run_id)
         latest = StepEvent.objects.filter(run=run, step_key=step_key).order_by("-id").first()
         if run.status != RunStatus.WAITING or latest is None or not _undecided(latest):

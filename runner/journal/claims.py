@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from runner import broadcast
+from runner.journal import transactions
 from runner.journal.lifecycle import finish
 from runner.journal.records import RUN_KEY, lease_delta, run_event, set_fields
 from runner.models import Run, RunStatus, StepEvent, StepStatus
@@ -57,7 +57,7 @@ def claim_run(run_id: Any, worker: str) -> tuple[Run, bool] | None:
               "status": RunStatus.RUNNING, "started_at": was_started or now,
               "executor_deaths": deaths}
     poison = resumed and deaths >= POISON_AFTER_DEATHS
-    with transaction.atomic():
+    with transactions.atomic():
         if not _as_read(run).update(**fields):
             return None
         set_fields(run, fields)

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from runner import broadcast
+from runner.journal import transactions
 from runner.journal.locks import concurrency_blocked, lock_is_free_for, release_run_locks
 from runner.journal.records import (
     RUN_KEY,
@@ -41,7 +42,7 @@ def park(run: Run, worker: str, *, until: datetime | None, reason: str) -> None:
     fields = {"status": RunStatus.WAITING, "wake_at": until, "status_reason": reason[:200],
               "waiting_since": run.waiting_since or timezone.now(), "lease_owner": "",
               "lease_expires_at": None}
-    with transaction.atomic():
+    with transactions.atomic():
         fence(run, worker, **fields)
         run_event(run, RunStatus.WAITING).save(force_insert=True)
         set_fields(run, fields)
@@ -78,7 +79,7 @@ def finish(
               "lease_expires_at": None, **checked_writes(events, lines, response)}
     end = {"step_key": RUN_KEY, "action_name": "", "action_type": "run", "status": status,
            "output": result, "error": error}
-    with transaction.atomic():
+    with transactions.atomic():
         if worker is None:
             Run.objects.filter(id=run.id).update(**fields)
             insert_events(run, "", [end])
@@ -150,7 +151,7 @@ def request_cancel(run: Run, *, by: str = "") -> bool:
     next step boundary (its executor hears of it from the lease keeper or its next fenced
     write), and one whose last step is running ends cancelled all the same. `by`: who asked,
     as recorded (empty: the system). False if the run had ended: nothing was asked."""
-    with transaction.atomic():
+    with transactions.atomic():
         run = Run.objects.select_for_update().select_related("workflow").get(id=run.id)
         if run.is_finished:
             return False
@@ -181,7 +182,7 @@ def fail_without_lease(run: Run, error: dict[str, Any]) -> None:
     check_run_transition(run.status, RunStatus.FAILED)
     fields = {"status": RunStatus.FAILED, "finished_at": timezone.now(), "error": error,
               "lease_owner": "", "lease_expires_at": None}
-    with transaction.atomic():
+    with transactions.atomic():
         Run.objects.filter(id=run.id).update(**fields)
         set_fields(run, fields)
         run_event(run, RunStatus.FAILED, error=error).save(force_insert=True)

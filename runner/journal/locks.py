@@ -7,9 +7,10 @@ with its end (`release_run_locks`, in the finishing transaction).
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Q
 
+from runner.journal import transactions
 from runner.journal.runs import wake_first_waiter
 from runner.models import Run, RunLock, RunStatus
 from workflows.actions.lock import LockAction
@@ -28,7 +29,7 @@ def try_acquire_lock(run: Run, name: str, step_key: str) -> bool:
     if waiters.exists():
         return False
     try:
-        with transaction.atomic():
+        with transactions.atomic():
             RunLock.objects.create(name=name, run=run, step_key=step_key)
             Run.objects.filter(id=run.id).update(waiting_since=None)
     except IntegrityError:  # another run took it between the check and the insert
@@ -39,7 +40,7 @@ def try_acquire_lock(run: Run, name: str, step_key: str) -> bool:
 
 def release_lock(run: Run, name: str) -> None:
     """Release a lock the run holds and wake the run that has waited longest for it."""
-    with transaction.atomic():
+    with transactions.atomic():
         if RunLock.objects.filter(name=name, run=run).delete()[0]:
             wake_first_waiter(reason=f"lock:{name}")
 
@@ -75,7 +76,7 @@ def take_concurrency_slot(run: Run) -> bool:
     """Whether the run may start under its workflow's concurrency limit, oldest run first."""
     if not run.workflow.concurrency_limit or run.holds_slot:
         return True
-    with transaction.atomic():
+    with transactions.atomic():
         # Serialise starters of one workflow; on SQLite the IMMEDIATE transaction already does.
         type(run.workflow).objects.select_for_update().filter(id=run.workflow_id).first()
         if concurrency_blocked(run):

@@ -7,10 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from runner import broadcast, queueing
+from runner.journal import transactions
 from runner.journal.records import event_like, run_event
 from runner.models import Run, RunStatus, StepEvent, StepStatus
 
@@ -18,7 +18,7 @@ from runner.models import Run, RunStatus, StepEvent, StepStatus
 def create_run(**fields: Any) -> Run:
     """Insert a queued run and queue its job once the transaction commits."""
     run = Run(status=RunStatus.QUEUED, job_id=new_job_id(), **fields)
-    with transaction.atomic():
+    with transactions.atomic():
         run.save(force_insert=True)
         run_event(run, RunStatus.QUEUED).save(force_insert=True)
         queueing.enqueue_on_commit(run.id, run.job_id)
@@ -68,7 +68,7 @@ def wake_first_waiter(*, reason: str, workflow_id: Any = None) -> None:
         wake(first)
 
 
-@transaction.atomic
+@transactions.atomic()
 def copy_completed_steps(*, source: Run, target: Run) -> None:
     """Seed a retry's journal with the leaf steps its source run completed (they won't rerun).
 

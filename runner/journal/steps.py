@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
+from runner.journal import transactions
 from runner.journal.records import (
     LeaseLost,
     announce,
@@ -59,7 +59,7 @@ def commit(
     message, optionally step_key and level. `response`: a synchronous caller's answer.
     """
     columns = checked_writes(events, lines, response)
-    with transaction.atomic():
+    with transactions.atomic():
         cancel = fence(run, worker, **columns)
         insert_events(run, worker, events)
         insert_lines(run, lines)
