@@ -198,7 +198,7 @@ def syntax_error(source: str) -> str | None:
     try:
         ENVIRONMENT.parse(source)
     except TemplateSyntaxError as exc:
-        return f"expression syntax error: {exc.message} (line {exc.lineno})"
+        return f"expression syntax error: {plain_syntax(exc.message or '')} (line {exc.lineno})"
     except RecursionError:
         return "expression nested too deeply"
     return None
@@ -271,13 +271,38 @@ def render_string(source: str, context: Mapping[str, Any]) -> Any:
     except SecurityError as exc:
         raise ExpressionError(f"refused by the sandbox: {exc}") from None
     except TemplateSyntaxError as exc:
-        raise ExpressionError(f"expression syntax error: {exc.message}") from None
+        raise ExpressionError(f"expression syntax error: {plain_syntax(exc.message or '')}"
+                              ) from None
     except (TemplateError, ArithmeticError, TypeError, ValueError, KeyError, IndexError) as exc:
         raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
     except RecursionError:
         raise ExpressionError("expression nested too deeply (recursion limit)") from None
     except MemoryError:
         raise ExpressionError("the process's memory ceiling was reached") from None
+
+
+SYNTAX_WORDS = [
+    (re.compile(r"^expected token 'end of print statement', got '(?P<got>.*)'$"),
+     "`{{{{ }}}}` holds more than one expression: an operator, a comma or a quote is missing "
+     "before '{got}'"),
+    (re.compile(r"^Unexpected end of template.*needs to be closed is '(?P<got>\w+)'.*$",
+                re.DOTALL),
+     "the expression is not closed: `{{% {got} %}}` needs its `{{% end{got} %}}`"),
+    (re.compile(r"^unexpected end of template.*$", re.DOTALL | re.IGNORECASE),
+     "the expression is not closed: a `}}}}`, `%}}`, `{{% endfor %}}` or `{{% endif %}}` is "
+     "missing"),
+    (re.compile(r"^unexpected '(?P<got>[^']*)'$"), "'{got}' is not expected there"),
+    (re.compile(r"^Encountered unknown tag '(?P<got>[^']*)'.*$", re.DOTALL),
+     "`{{% {got} %}}` is not a statement expressions know (for, if, set, macro, filter)"),
+]
+
+
+def plain_syntax(message: str) -> str:
+    """Jinja's words for a syntax error, in the user's when we know them."""
+    for pattern, words in SYNTAX_WORDS:
+        if match := pattern.match(message):
+            return words.format(**match.groupdict())
+    return message
 
 
 UNDEFINED_NAME = re.compile(r"^'(?P<name>[^']*)' is undefined$")

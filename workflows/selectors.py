@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
@@ -82,10 +83,23 @@ def http_trigger_example(environment: str, workflow: Workflow, trigger: Trigger,
     auth = auth_headers.get(trigger.access, "")
     method = ((trigger.settings or {}).get("methods") or ["POST"])[0]
     body = "" if method in {"GET", "DELETE"} else (
-        " -H 'Content-Type: application/json' -d '{\"hello\": \"world\"}'")
+        " -H 'Content-Type: application/json' -d " + shell_quote(sample_body(workflow)))
     return {"environment": environment, "trigger": trigger.name, "url": url,
             "curl": f"curl -X {method} {url}{auth}{body}", "access": trigger.access,
-            "mode": (trigger.settings or {}).get("mode", "async")}
+            "mode": (trigger.settings or {}).get("mode", "async"),
+            "token_group": trigger.access_group.name
+            if trigger.access == Trigger.Access.GROUP and trigger.access_group else ""}
+
+
+def sample_body(workflow: Workflow) -> str:
+    """The body the curl example sends: the editor's saved test input (the body of its test
+    runs), else a placeholder."""
+    sample = workflow.test_sample
+    return json.dumps(sample if sample not in (None, {}, "") else {"hello": "world"})
+
+
+def shell_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def http_trigger_examples(workflow: Workflow) -> list[dict[str, str]]:

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
+from markupsafe import Markup
+
 # A piece of a marked string: plain text, or a secret part as (value, name); `name` is the
 # secret variable's name when the part is that variable's value used as it is, else None.
 Piece = str | tuple[str, str | None]
@@ -92,12 +94,30 @@ def collecting() -> Iterator[list[str]]:
         _CREATED.reset(token)
 
 
-class TaintedMarkup(Tainted):
-    """A marked string that is also HTML-safe (what `| e` returns): escaping it again leaves
-    it as it is, as it would a plain `Markup`."""
+class TaintedMarkup(Tainted, Markup):
+    """A marked string that is also HTML-safe (what `| e` returns). It behaves as a `Markup`
+    does (its methods and operators return `Markup`, escaping their other operand), and the
+    result is marked again, so escaping it twice changes nothing, marked or not."""
 
-    def __html__(self) -> str:
-        return self
+    def __str__(self) -> str:
+        return Tainted(str.__str__(self), self.pieces)  # str() of a Markup is plain text
+
+    def __getitem__(self, key: Any) -> Any:
+        return mark(Markup.__getitem__(self, key))
+
+    def __add__(self, other: Any) -> Any:
+        return mark(Markup.__add__(self, other))
+
+    def __radd__(self, other: Any) -> Any:
+        return mark(Markup.__radd__(self, other))
+
+    def __mul__(self, count: Any) -> Any:
+        return mark(Markup.__mul__(self, count))
+
+    __rmul__ = __mul__
+
+    def __mod__(self, args: Any) -> Any:
+        return mark(Markup.__mod__(self, args))
 
 
 def is_tainted(value: Any) -> bool:

@@ -33,6 +33,20 @@ def test_workflow_page_shows_url_and_curl(admin_user, deployed):
     assert "curl -X POST" in page and "Authorization: Bearer" in page
 
 
+def test_the_curl_example_sends_the_saved_test_input_and_says_where_a_token_comes_from(
+        admin_user, deployed):
+    from html import unescape
+
+    from workflows.services import workflow_set_test_sample
+
+    workflow_set_test_sample(workflow=deployed, sample={"name": "Ada O'Hara"})
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(admin_user)
+    page = unescape(client.get("/workflows/hello-webhook/").content.decode())
+    assert """-d '{"name": "Ada O'\\''Hara"}'""" in page  # the shell's own quoting
+    assert "manage.py create_token ops" in page and "/environments/security-groups/ops/" in page
+
+
 def test_manual_run_starts_the_deployed_version(member, deployed):
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(member)

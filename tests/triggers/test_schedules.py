@@ -78,7 +78,7 @@ def assert_every_tick_fired_once(ticks):
 
 
 def test_two_scheduler_processes_fire_every_tick_once(environments, workers, redis_conn):
-    deploy(environments["dev"], {"cron": "* * * * * */2", "timezone": "UTC"})
+    deploy(environments["dev"], {"cron": "*/2 * * * * *", "seconds": True, "timezone": "UTC"})
     Deployment.objects.update(deployed_at=timezone.now())
     workers.start(1)
     workers.start(1)
@@ -95,7 +95,7 @@ def test_a_killed_scheduler_loses_no_tick(environments, workers, redis_conn):
     """Fault: the scheduler process is SIGKILLed between two ticks; another one takes over."""
     import signal
 
-    deploy(environments["dev"], {"cron": "* * * * * */2", "timezone": "UTC"})
+    deploy(environments["dev"], {"cron": "*/2 * * * * *", "seconds": True, "timezone": "UTC"})
     Deployment.objects.update(deployed_at=timezone.now())
     first = workers.start(1)
     wait_until(lambda: len(ticks_fired()) >= 2, timeout=30)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workflows.expressions import ExpressionError, render_value
+from workflows.expressions import ExpressionError, render_value, syntax_error
 
 CONTEXT = {"trigger": {"body": {"order": {"id": 7}, "items": [1, 2]}}, "steps": {}, "vars": {},
            "env": {}, "run": {}}
@@ -28,3 +28,14 @@ def test_a_missing_name_or_field_is_named_in_plain_words(source, told):
 def test_a_built_value_with_every_name_present_keeps_its_types():
     assert render_value('{{ {"id": trigger.body.order.id, "n": trigger.body.items} }}',
                         CONTEXT) == {"id": 7, "n": [1, 2]}
+
+
+@pytest.mark.parametrize(("source", "told"), [
+    ("{{ trigger.body.id x }}", "holds more than one expression: an operator, a comma or a "
+                                "quote is missing before 'x'"),
+    ("{{ trigger.body.id", "the expression is not closed"),
+    ("{% for x in y %}{{ x }}", "the expression is not closed"),
+    ("{% loop x %}{% endloop %}", "`{% loop %}` is not a statement expressions know"),
+])
+def test_syntax_errors_are_told_in_plain_words(source, told):
+    assert told in syntax_error(source)
