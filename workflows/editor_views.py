@@ -178,7 +178,7 @@ def action_edit(request: HttpRequest, name: str, action_id: str) -> HttpResponse
     old_name = action.name
     errors = services.action_update(
         action=action, inputs=data["inputs"], name=data["name"], description=data["description"],
-        retry=data["retry"], timeout_seconds=data["timeout_seconds"] or None,
+        retry=data["retry"], timeout_seconds=data.get("timeout_seconds") or None,
         continue_on_error=data["continue_on_error"])
     if errors:
         action.refresh_from_db()

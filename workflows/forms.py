@@ -81,7 +81,7 @@ class ActionForm(forms.Form):
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     retry_max_attempts = forms.CharField(required=False, label="Retry: attempts")
     retry_backoff_seconds = forms.CharField(required=False, label="Retry: backoff (s)")
-    timeout_seconds = forms.CharField(required=False, label="Timeout (s)")
+    timeout_seconds = forms.CharField(required=False, label="Step timeout (s)")
     continue_on_error = forms.BooleanField(required=False)
 
     def __init__(self, *args: Any, action: Action, check_url: str = "", **kwargs: Any):
@@ -99,7 +99,11 @@ class ActionForm(forms.Form):
             self.kinds[field_name] = (key, kind, info.is_required())
             input_fields[field_name] = self._input_field(key, info, kind, check_url)
         self.fields = {**input_fields, **self.fields}
+        self.fields["name"].label = "Block name"
         self.fields["name"].widget.attrs["pattern"] = "[a-z_][a-z0-9_]{0,62}"
+        if self.action_type.category == "structural":  # a branch or a loop is never retried
+            for name in ("retry_max_attempts", "retry_backoff_seconds", "timeout_seconds"):
+                del self.fields[name]
 
     @staticmethod
     def _initial(action: Action) -> dict[str, Any]:
@@ -121,7 +125,7 @@ class ActionForm(forms.Form):
 
     def _input_field(self, key: str, info: Any, kind: str, check_url: str) -> forms.Field:
         help_text = "" if info.is_required() else _default_text(info)
-        label = key.replace("_", " ").capitalize() + (" *" if info.is_required() else "")
+        label = input_label(key, info) + (" *" if info.is_required() else "")
         if kind == "bool":
             return forms.BooleanField(required=False, label=label, help_text=help_text)
         if kind == "choice":
@@ -180,6 +184,13 @@ class ActionForm(forms.Form):
 
 
 _OMIT = object()
+# Words a generated label would get wrong; an input's own `Field(title=...)` comes first.
+LABEL_WORDS = {"url": "URL", "json": "JSON body", "html": "HTML", "cc": "Cc", "bcc": "Bcc"}
+
+
+def input_label(key: str, info: Any) -> str:
+    return info.title or LABEL_WORDS.get(key) or key.replace("_", " ").capitalize()
+
 
 
 def _default_text(info: Any) -> str:

@@ -124,6 +124,40 @@ def test_panel_get_and_save(editor, workflow):
                              "follow_redirects": False, "retry_safe": False}
 
 
+def labels_of(panel: str) -> list[str]:
+    import re
+
+    return [re.sub(r"<[^>]+>", "", label).strip()
+            for label in re.findall(r"<label[^>]*>(.*?)</label>", panel, re.DOTALL)]
+
+
+@pytest.mark.parametrize(("type_", "present", "absent"), [
+    ("set_variable", ["Variable name *", "Block name"], ["Name"]),
+    ("http_request", ["URL *", "JSON body", "Request timeout (s)", "Step timeout (s)"],
+     ["Url *", "Json", "Timeout", "Timeout (s)"]),
+    ("if", ["Condition *", "Block name"], ["Step timeout (s)", "Retry: attempts"]),
+])
+def test_each_field_has_one_clear_label_and_only_what_applies(editor, workflow, type_, present,
+                                                             absent):
+    add(editor, workflow, type_)
+    action = Action.objects.get()
+    panel = editor.get(url("edit_action", workflow.name, action.id), **HTMX).content.decode()
+    labels = labels_of(panel)
+    assert all(label in labels for label in present), labels
+    assert not any(label in labels for label in absent), labels
+    assert len(labels) == len(set(labels)), labels
+
+
+def test_a_structural_block_saves_without_retry_or_timeout_fields(editor, workflow):
+    add(editor, workflow, "if")
+    action = Action.objects.get()
+    response = editor.post(url("edit_action", workflow.name, action.id), {
+        "in__condition": "{{ true }}", "name": "check"}, **HTMX)
+    assert "Saved." in response.content.decode()
+    action.refresh_from_db()
+    assert action.name == "check" and action.timeout_seconds is None
+
+
 @pytest.mark.parametrize(("posted", "field", "message"), [
     ({"in__url": "ftp:/nope"}, "in__url", "url must be absolute"),
     ({"in__url": "https://x.test", "in__expected_status": '["200", "9zz"]'},

@@ -36,7 +36,7 @@ class HttpRequestInputs(ActionInputs):
     json_body: Any = Field(default=None, alias="json")
     form: dict[str, Any] | None = None
     body: str | None = None
-    timeout: float = Field(default=30, gt=0, le=300)
+    timeout: float = Field(default=30, gt=0, le=300, title="Request timeout (s)")
     expected_status: list[int | str] = Field(default_factory=_any_2xx)
     follow_redirects: bool = True
     # The receiver honours Idempotency-Key: a call that timed out (and may have taken effect)

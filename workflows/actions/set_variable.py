@@ -10,7 +10,7 @@ from workflows.actions.base import ActionInputs, ActionType, StepContext
 
 
 class SetVariableInputs(ActionInputs):
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", title="Variable name")
     value: Any = None
 
 
