@@ -19,7 +19,6 @@ from typing import Any
 
 from django.utils import timezone
 
-from environments.secrets import MIN_MASKED_LENGTH
 from runner import journal, lease_keeper
 from runner.bindings import Bindings, load_bindings
 from runner.context import Park, RunCancelled, StepCtx
@@ -307,9 +306,7 @@ class Engine:
         except ExpressionError as exc:
             if self.cancel:  # the render was stopped by the cancel, not by its own fault
                 raise RunCancelled from None
-            # The error may quote a value derived from a secret: masked by value from now on.
-            self.secret_values.extend(v for v in derived if len(v) >= MIN_MASKED_LENGTH
-                                      and v not in self.secret_values)
+            self.sealer.reveal(derived)  # the error may quote a value derived from a secret
             raise ActionError(f"block {node['name']!r}, field {exc.field or '?'}: {exc.reason}",
                               kind="expression", block=node["name"], field=exc.field) from None
         return {**rendered, **{k: node["inputs"][k] for k in action_type.raw_inputs

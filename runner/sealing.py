@@ -17,7 +17,7 @@ from typing import Any
 from environments import secrets as crypto
 from environments.secrets import MIN_MASKED_LENGTH
 from workflows.actions.base import ActionError
-from workflows.taint import Piece, Tainted
+from workflows.taint import Piece, Tainted, assemble
 
 OPEN = "\u27e6"
 CLOSE = "\u27e7"
@@ -82,11 +82,7 @@ class Sealer:
             else:
                 pieces.append((self._unseal(match["token"]), None))
         pieces.append(text[position:])
-        secrets = [piece for piece in pieces if isinstance(piece, tuple)]
-        if not secrets:
-            return "".join(piece for piece in pieces if isinstance(piece, str))
-        merged = _merged(pieces)
-        return Tainted("".join(p if isinstance(p, str) else p[0] for p in merged), merged)
+        return assemble(pieces)
 
     def _secret(self, name: str) -> str:
         if name not in self.secrets:
@@ -104,22 +100,13 @@ class Sealer:
                               "OWLGRID_SECRETS_KEYS", kind="missing_secret") from None
         self.tokens.setdefault(secret, token)
         self.values[token] = secret
-        if len(secret) >= MIN_MASKED_LENGTH and secret not in self.revealed:
-            self.revealed.append(secret)
+        self.reveal([secret])
         return secret
 
-
-def _merged(pieces: list[Piece]) -> tuple[Piece, ...]:
-    merged: list[Piece] = []
-    for piece in pieces:
-        if isinstance(piece, str):
-            if not piece:
-                continue
-            if merged and isinstance(merged[-1], str):
-                merged[-1] += piece
-                continue
-        merged.append(piece)
-    return tuple(merged)
+    def reveal(self, values: list[str]) -> None:
+        """Mask these derived values by value from now on in this run (too short ones aside)."""
+        self.revealed.extend(value for value in dict.fromkeys(values)
+                             if len(value) >= MIN_MASKED_LENGTH and value not in self.revealed)
 
 
 def shown(value: Any) -> Any:

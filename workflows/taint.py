@@ -169,16 +169,31 @@ def join(parts: Iterable[Any], separator: str = "") -> str:
     return Tainted(joined, tuple(pieces))
 
 
+def assemble(pieces: Iterable[Piece]) -> str:
+    """The string made of `pieces` (plain text and secret parts): marked when a part is
+    secret, else plain. Adjacent plain texts, and adjacent derived parts, are merged."""
+    merged: list[Piece] = []
+    for piece in pieces:
+        _extend_piece(merged, piece)
+    if not any(isinstance(piece, tuple) for piece in merged):
+        return "".join(piece for piece in merged if isinstance(piece, str))
+    return Tainted("".join(p if isinstance(p, str) else p[0] for p in merged), tuple(merged))
+
+
 def _extend(pieces: list[Piece], part: str) -> None:
     for piece in part.pieces if isinstance(part, Tainted) else (str.__str__(part),):
-        last = pieces[-1] if pieces else None
-        if isinstance(piece, str) and isinstance(last, str):
-            pieces[-1] = last + piece
-        elif isinstance(piece, tuple) and isinstance(last, tuple) and piece[1] is None \
-                and last[1] is None:  # two derived parts side by side: one secret
-            pieces[-1] = (last[0] + piece[0], None)
-        elif piece != "":
-            pieces.append(piece)
+        _extend_piece(pieces, piece)
+
+
+def _extend_piece(pieces: list[Piece], piece: Piece) -> None:
+    last = pieces[-1] if pieces else None
+    if isinstance(piece, str) and isinstance(last, str):
+        pieces[-1] = last + piece
+    elif isinstance(piece, tuple) and isinstance(last, tuple) and piece[1] is None \
+            and last[1] is None:  # two derived parts side by side: one secret
+        pieces[-1] = (last[0] + piece[0], None)
+    elif piece != "":
+        pieces.append(piece)
 
 
 def tainting_filter(function: Callable[..., Any]) -> Callable[..., Any]:
