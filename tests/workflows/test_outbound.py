@@ -77,3 +77,27 @@ def test_credentials_follow_a_redirect_within_the_origin(peers):
                             else (200, {}, b"ok"))
     outbound.send("GET", f"{peer.url}/here", timeout=5, headers=dict(CREDENTIALS))
     assert peer.requests[1]["headers"]["authorization"] == "Bearer tok-123"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_can_refuse_every_redirect(peers, workers):
+    from environments.models import Environment
+    from environments.services import connection_save
+    from runner import services
+    from tests.execution import wait_for_run
+    from tests.runner.builders import publish_workflow
+
+    first, second = peers
+    first.reply = redirect_to(f"{first.url}/same-origin", 302)
+    dev = Environment.objects.create(name="dev", position=1)
+    connection_save(environment=dev, name="api", kind="http", secret_values={},
+                    config={"base_url": first.url, "follow_redirects": False})
+    workers.start(1, OWLGRID_OUTBOUND_ALLOWLIST="127.0.0.1")
+    workflow, version = publish_workflow("no-redirects", [
+        {"name": "call", "type": "http_request",
+         "inputs": {"connection": "api", "url": "/start", "expected_status": ["3xx"]}}])
+    run = wait_for_run(services.run_start(workflow=workflow, version=version, environment=dev,
+                                          trigger_type="manual").id)
+    assert run.status == "completed", run.error
+    assert [r["path"] for r in first.requests] == ["/start"]  # the 302 was not followed
+    assert run.result["output"]["status"] == 302
