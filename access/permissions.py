@@ -52,6 +52,18 @@ def is_administrator(user: AnyUser) -> bool:
     return user.is_superuser or user.security_groups.filter(is_admin=True).exists()
 
 
+def may_make_token(user: AnyUser, group: SecurityGroup) -> bool:
+    """An administrator, or a member of the group (whose rights the token carries)."""
+    return is_administrator(user) or (
+        user.is_authenticated and group.members.filter(id=user.id).exists())
+
+
+def token_groups_for(user: AnyUser, names: set[str]) -> set[str]:
+    """Of the named groups, those whose tokens `user` may make."""
+    return {group.name for group in SecurityGroup.objects.filter(name__in=names)
+            if may_make_token(user, group)}
+
+
 def groups_with_right(user: User, right: WorkflowRight) -> QuerySet[SecurityGroup]:
     return user.security_groups.filter(**{RIGHT_FIELDS[right]: True})
 

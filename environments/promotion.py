@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.urls import reverse
+from django.utils.http import urlencode
 
 from environments.models import Connection, Deployment, Environment, PromotionRecord, Variable
 from environments.permissions import user_may_deploy_to
@@ -22,6 +24,8 @@ class Check:
     name: str
     ok: bool
     message: str
+    # Where a failing check is fixed: (what to do, page), e.g. ("set BIN_BASE in prod", url).
+    fixes: list[tuple[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"check": self.name, "ok": self.ok, "message": self.message}
@@ -96,15 +100,20 @@ def check_version(version: WorkflowVersion | None, source: Environment | None) -
     if version is None:
         where = source.name if source else "the source"
         return Check("version", False, f"Nothing is deployed in {where}.")
+    editor = reverse("workflows:edit", args=[version.workflow.name])
     if not version.is_published:
-        return Check("version", False, f"Version {version.number} is a draft: publish it first.")
+        return Check("version", False, f"Version {version.number} is a draft: publish it first.",
+                     [("publish it in the editor", editor)])
     from workflows.format import version_document
-    from workflows.format_validation import check_document
+    from workflows.format_validation import check_document, where
 
-    problems = check_document(version_document(version))
+    document = version_document(version)
+    problems = check_document(document)
     if problems:
-        listed = "; ".join(f"{path}: {message}" for path, message in problems[:5])
-        return Check("version", False, f"Version {version.number} is not valid: {listed}")
+        listed = "; ".join(f"{where(document, path)}: {message}"
+                           for path, message in problems[:5])
+        return Check("version", False, f"Version {version.number} is not valid: {listed}",
+                     [("fix it in the editor", editor)])
     return Check("version", True, f"Version {version.number} is valid.")
 
 
@@ -115,25 +124,34 @@ def check_variables(names: set[str], target: Environment) -> Check:
     }
     missing = sorted(names - present)
     if missing:
+        page = reverse("environments:detail", args=[target.name])
         return Check("variables", False, f"{target.name} lacks or has empty variables: "
-                                         f"{', '.join(missing)}.")
+                                         f"{', '.join(missing)}.",
+                     [(f"set {name} in {target.name}",
+                       f"{page}?{urlencode({'variable': name})}#variable-form")
+                      for name in missing])
     return Check("variables", True, f"All {len(names)} variable(s) are set in {target.name}.")
 
 
 def check_connections(names: set[str], target: Environment) -> Check:
     from environments.services import connection_test
 
-    problems = []
+    problems, fixes = [], []
+    page = reverse("environments:detail", args=[target.name])
     for name in sorted(names):
         connection = Connection.objects.filter(environment=target, name=name).first()
         if connection is None:
             problems.append(f"connection {name} does not exist in {target.name}")
+            fixes.append((f"create connection {name} in {target.name}",
+                          f"{page}?{urlencode({'connection': name})}#connection-form"))
             continue
         ok, message = connection_test(connection=connection)
         if not ok:
             problems.append(f"connection {name} fails its check: {message}")
+            fixes.append((f"fix connection {name} in {target.name}",
+                          f"{page}?{urlencode({'connection': name})}#connection-form"))
     if problems:
-        return Check("connections", False, "; ".join(problems) + ".")
+        return Check("connections", False, "; ".join(problems) + ".", fixes)
     return Check("connections", True, f"All {len(names)} connection(s) answer in {target.name}.")
 
 
@@ -143,7 +161,9 @@ def check_groups(names: set[str]) -> Check:
     missing = sorted(names - set(SecurityGroup.objects.filter(name__in=names).values_list(
         "name", flat=True)))
     if missing:
-        return Check("groups", False, f"Security groups do not exist: {', '.join(missing)}.")
+        return Check("groups", False, f"Security groups do not exist: {', '.join(missing)}.",
+                     [(f"create security group {name}", reverse("environments:security_groups"))
+                      for name in missing])
     return Check("groups", True, "Every security group named exists.")
 
 

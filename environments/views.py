@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from access.models import ApiToken, SecurityGroup
@@ -18,8 +19,13 @@ from access.permissions import is_administrator, user_has_workflow_right, workfl
 from access.tokens import token_create, token_revoke
 from environments import forms, services
 from environments.models import Connection, Environment, Variable
-from environments.promotion import PromotionRefused, workflow_promote, workflow_rollback
-from workflows.models import Workflow
+from environments.promotion import (
+    PromotionRefused,
+    workflow_promote,
+    workflow_rollback,
+)
+from workflows.models import Workflow, WorkflowVersion
+from workflows.selectors import published_versions
 
 
 def require_admin(request: HttpRequest) -> None:
@@ -75,8 +81,11 @@ def detail_context(request: HttpRequest, environment: Environment,
         .select_related("workflow", "version"),
         "history": environment.promotions.filter(workflow__in=visible)
         .select_related("workflow", "version", "user", "source")[:50],
-        "variable_form": form_overrides.get("variable_form", forms.VariableForm()),
-        "connection_form": form_overrides.get("connection_form", forms.ConnectionForm()),
+        # A promotion check's "set X in prod" link names the variable or connection to make.
+        "variable_form": form_overrides.get("variable_form", forms.VariableForm(
+            initial={"name": request.GET.get("variable", "")})),
+        "connection_form": form_overrides.get("connection_form", forms.ConnectionForm(
+            initial={"name": request.GET.get("connection", "")})),
         "is_admin": is_administrator(request.user),  # type: ignore[arg-type]
     }
 
@@ -248,6 +257,13 @@ def security_group_detail(request: HttpRequest, group: str) -> HttpResponse:
         "tokens": target.tokens.all(), "members": target.members.all()})
 
 
+def _chosen_version(workflow: Workflow, raw: str | None) -> WorkflowVersion | None:
+    """The published version a first deployment asked for (none: the latest published)."""
+    if not raw or not raw.isdigit():
+        return None
+    return published_versions(workflow).filter(number=int(raw)).first()
+
+
 @login_required
 def workflow_promotion(request: HttpRequest, workflow: str) -> HttpResponse:
     """Pick source and target, see every check and the diff (dry run), then promote."""
@@ -259,6 +275,7 @@ def workflow_promotion(request: HttpRequest, workflow: str) -> HttpResponse:
         "source", request.GET.get("source", ""))), None)
     target = next((e for e in environments if e.name == request.POST.get(
         "target", request.GET.get("target", ""))), None)
+    version = _chosen_version(target_workflow, request.POST.get("version"))
     plan = None
     status = 200
     if request.method == "POST" and target is not None:
@@ -269,17 +286,22 @@ def workflow_promotion(request: HttpRequest, workflow: str) -> HttpResponse:
                                          user=request.user)
             else:
                 plan = workflow_promote(workflow=target_workflow, source=source, target=target,
-                                        user=request.user, dry_run=action != "promote")
+                                        user=request.user, dry_run=action != "promote",
+                                        version=None if source else version)
             if action != "dry_run":
                 messages.success(request, f"{target.name} now runs version "
                                           f"{plan.version.number}.")
+                if url_has_allowed_host_and_scheme(next_url := request.POST.get("next", ""),
+                                                   allowed_hosts={request.get_host()}):
+                    return redirect(next_url)
         except PromotionRefused as refused:
             plan = refused.plan
             status = 409
             messages.error(request, "Nothing changed: " + " ".join(plan.failures))
     return render(request, "environments/promote.html", {
         "workflow": target_workflow, "environments": environments, "source": source,
-        "target": target, "plan": plan,
+        "target": target, "plan": plan, "version": version,
+        "published": published_versions(target_workflow),
         "deployments": target_workflow.deployments.select_related("environment", "version"),
         "history": target_workflow.promotions.select_related(
             "source", "target", "version", "user")[:20],

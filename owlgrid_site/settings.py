@@ -34,16 +34,19 @@ INSTALLED_APPS = [
     "runner",
 ]
 
+# owlgrid_site/middleware.py says why HooksFirst comes before the others and SyncChain last.
 MIDDLEWARE = [
+    "owlgrid_site.middleware.RefuseNulBytes",
+    "owlgrid_site.middleware.HooksFirst",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "owlgrid_site.middleware.RefuseNulBytes",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "owlgrid_site.middleware.SyncChain",
 ]
 
 ROOT_URLCONF = "owlgrid_site.urls"

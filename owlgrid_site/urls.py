@@ -7,6 +7,7 @@ from owlgrid_site.api import api
 from owlgrid_site.auth import ThrottledLoginView
 from runner import trial_views
 from runner.hooks import hook
+from runner.run_status import run_status
 from runner.views import workflow_run_start
 
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("hooks/runs/<uuid:run_id>/status", run_status, name="run_status"),
     path("hooks/<slug:environment>/<slug:workflow>", hook, name="hook"),
     path("hooks/<slug:environment>/<slug:workflow>/", hook),
     path("workflows/<slug:name>/run/", workflow_run_start, name="workflow_run"),

@@ -201,9 +201,14 @@ def get_logs(
     after: int = Query(0, ge=0, le=2**62,
                        description="Return lines with a sequence number above this"),
     limit: int = Query(1000, ge=1, le=10000),
+    step: str = Query("", max_length=500,
+                      description="Only this step's lines, by step key (`loop.3/tick`)"),
+    block: str = Query("", max_length=63,
+                       description="Only the lines of the block of this name, every "
+                                   "iteration and branch it ran in"),
 ) -> dict[str, Any]:
     run = get_run(request, run_id)
-    lines = selectors.log_lines_after(str(run.id), after, limit)
+    lines = selectors.log_lines_after(str(run.id), after, limit, step=step, block=block)
     next_after = lines[-1]["seq"] if lines else after
     return {"lines": lines, "next_after": next_after,
             "complete": run.is_finished and len(lines) < limit}

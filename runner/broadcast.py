@@ -5,6 +5,8 @@ making the caller wait: `async_to_sync(layer.group_send)` from a worker would st
 event loop and a new Redis connection for every message, which both slowed the engine and
 delayed live log lines. A message that cannot be sent is dropped with a
 warning: viewers catch up from the database on reconnect and on their periodic reconciliation.
+A message to a group no viewer has marked watched (`mark_watched`) is not sent at all: most
+runs are watched by nobody, and the channel layer's send is the costliest part of a status.
 
 Synchronous HTTP triggers are woken through a per-run Redis list (`answer_key`): the worker
 pushes the committed response (or the run's end) to it after commit, and the waiting web request
@@ -21,10 +23,14 @@ import logging
 import os
 import threading
 import time
+import weakref
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import RedisError
 
 logger = logging.getLogger("owlgrid.runner")
 BATCH = 500
@@ -41,6 +47,42 @@ def run_group(run_id: Any) -> str:
 
 
 RUNS_GROUP = "runs"
+# A viewer marks its group watched when it joins and every few seconds after (the consumers'
+# recheck); a group whose mark has expired has nobody to send to, and nothing is sent.
+WATCH_TTL_SECONDS = 30
+_LOOP_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncRedis] = (
+    weakref.WeakKeyDictionary())
+
+
+def loop_redis() -> AsyncRedis:
+    """One asyncio Redis client per event loop (a client is bound to the loop it started on)."""
+    loop = asyncio.get_running_loop()
+    client = _LOOP_CLIENTS.get(loop)
+    if client is None:
+        client = AsyncRedis.from_url(settings.REDIS_URL)
+        _LOOP_CLIENTS[loop] = client
+    return client
+
+
+def watch_key(group: str) -> str:
+    return f"owlgrid:watched:{group}"
+
+
+async def mark_watched(group: str) -> None:
+    """Say that a viewer listens to `group` (for WATCH_TTL_SECONDS)."""
+    try:
+        await loop_redis().set(watch_key(group), 1, ex=WATCH_TTL_SECONDS)
+    except RedisError:
+        logger.warning("could not mark %s as watched", group, exc_info=True)
+
+
+async def watched(groups: list[str]) -> set[str]:
+    """Which of `groups` a viewer listens to; all of them when Redis cannot say."""
+    try:
+        marks = await loop_redis().mget([watch_key(group) for group in groups])
+    except RedisError:
+        return set(groups)
+    return {group for group, mark in zip(groups, marks, strict=True) if mark is not None}
 
 
 def answer_key(run_id: Any) -> str:
@@ -131,9 +173,10 @@ class _Sender:
 
     async def _send_batch(self, layer: Any,
                           batch: list[tuple[str, dict[str, Any], threading.Event]]) -> None:
+        listened = await watched(sorted({group for group, _, _ in batch}))
         for group, message, done in batch:
             try:
-                if layer is not None:
+                if layer is not None and group in listened:
                     await layer.group_send(group, message)
             except Exception:  # noqa: BLE001 - viewers catch up from the database on reconnect
                 logger.warning("live broadcast to %s failed", group, exc_info=True)

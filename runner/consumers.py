@@ -29,7 +29,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from runner import selectors
-from runner.broadcast import RUNS_GROUP
+from runner.broadcast import RUNS_GROUP, mark_watched
 from runner.broadcast import run_group as run_group_name
 
 logger = logging.getLogger("owlgrid.runner")
@@ -45,6 +45,13 @@ class GuardedConsumer(AsyncJsonWebsocketConsumer):
     async def allowed(self, user: Any) -> bool:
         return False  # each consumer states the right it needs
 
+    async def join(self, group: str) -> None:
+        """Join `group` and mark it watched, so that messages are sent to it (a group nobody
+        marks gets none); the guard renews the mark while the socket is open."""
+        self.group = group
+        await self.channel_layer.group_add(group, self.channel_name)
+        await mark_watched(group)
+
     async def start_guard(self) -> None:
         self.guard = asyncio.create_task(self.recheck_forever())
 
@@ -56,6 +63,7 @@ class GuardedConsumer(AsyncJsonWebsocketConsumer):
                 if not await self.allowed(user):
                     await self.close(code=FORBIDDEN)
                     return
+                await mark_watched(self.group)
                 await self.on_recheck(user)
             except asyncio.CancelledError:
                 raise
@@ -99,7 +107,7 @@ class RunLogConsumer(GuardedConsumer):
             return
         # Join the group before reading the backlog: a line committed in between arrives live
         # too and is dropped as already sent, instead of being missed.
-        await self.channel_layer.group_add(run_group_name(self.run_id), self.channel_name)
+        await self.join(run_group_name(self.run_id))
         await self.accept()
         await self.reconcile()
         await self.start_guard()
@@ -185,7 +193,7 @@ class RunsConsumer(GuardedConsumer):
             await self.close(code=FORBIDDEN)
             return
         await self.refresh_visible(user)
-        await self.channel_layer.group_add(RUNS_GROUP, self.channel_name)
+        await self.join(RUNS_GROUP)
         await self.accept()
         await self.start_guard()
 

@@ -336,7 +336,12 @@ class Engine:
         self, node: dict[str, Any], key: str, previous: str | None, attempt: int,
         inputs: dict[str, Any] | None, error: ActionError, scope: Scope,
     ) -> Any:
-        masked = self.recorder.mask(error.as_dict())
+        if error.failed_step and error.failed_step != key:  # raised by a block inside
+            masked = {"type": "child_failed", "retryable": False, "step": error.failed_step,
+                      "message": f"block {error.failed_block!r} inside it failed"}
+        else:
+            error.failed_step, error.failed_block = key, node["name"]
+            masked = self.recorder.mask(error.as_dict())
         self.record(key, node, StepStatus.FAILED, previous, attempt, inputs=inputs, error=masked)
         self.recorder.log(key, "error", f"{node['name']} failed: {masked['message']}")
         self.recorder.flush()

@@ -11,23 +11,19 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import weakref
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.http import HttpResponse
-from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
 
 from runner import broadcast, trigger_limits
 from runner.models import Run
+from runner.run_status import status_url
 
 RECHECK_SECONDS = 1.0
-_ANSWER_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncRedis] = (
-    weakref.WeakKeyDictionary())
 
 
 class ResponseRow(TypedDict):
@@ -73,10 +69,6 @@ def accepted(run: Run) -> dict[str, Any]:
             "body": {"run_id": str(run.id), "status": run.status, "status_url": status_url(run)}}
 
 
-def status_url(run: Run) -> str:
-    return f"{settings.SITE_URL}/api/runs/{run.id}"
-
-
 async def wait_for_response(run_id: Any, timeout: float) -> dict[str, Any] | None:
     """Wait for the worker's push on the run's answer key. A pushed response (already committed)
     is the answer; anything else (the run ended without responding, a lost push) sends us to
@@ -101,7 +93,7 @@ async def _wait_for_push(key: str, seconds: float) -> dict[str, Any] | None:
         # Never 0: BLPOP's 0 means "forever".
         # redis-py types a command's reply as awaitable or not; the asyncio client's is awaitable.
         popped = await cast("Awaitable[list[bytes] | None]",
-                            answer_redis().blpop([key], timeout=max(seconds, 0.01)))
+                            broadcast.loop_redis().blpop([key], timeout=max(seconds, 0.01)))
     except RedisError:
         await asyncio.sleep(seconds)
         return None
@@ -112,16 +104,6 @@ async def _wait_for_push(key: str, seconds: float) -> dict[str, Any] | None:
     except ValueError:
         return None
     return pushed if isinstance(pushed, dict) else None
-
-
-def answer_redis() -> AsyncRedis:
-    """One asyncio Redis client per event loop (a client is bound to the loop it started on)."""
-    loop = asyncio.get_running_loop()
-    client = _ANSWER_CLIENTS.get(loop)
-    if client is None:
-        client = AsyncRedis.from_url(settings.REDIS_URL)
-        _ANSWER_CLIENTS[loop] = client
-    return client
 
 
 def answer_from(run_id: Any, row: ResponseRow | None) -> dict[str, Any] | None:

@@ -93,9 +93,13 @@ def refused(refusal: Refusal) -> Reject:
 def find_trigger(environment_name: str, workflow_name: str,
                  method: str) -> tuple[Environment, Deployment, Trigger]:
     """The deployed version's HTTP trigger for this method; one 404 for every missing piece."""
-    deployment = (Deployment.objects.select_related("environment", "version", "workflow")
-                  .filter(environment__name=environment_name, workflow__name=workflow_name,
-                          workflow__active=True).first())
+    try:  # at most one deployment per workflow and environment: no ORDER BY to plan
+        deployment: Deployment | None = Deployment.objects.select_related(
+            "environment", "version", "workflow").get(
+            environment__name=environment_name, workflow__name=workflow_name,
+            workflow__active=True)
+    except Deployment.DoesNotExist:
+        deployment = None
     triggers = [] if deployment is None else list(
         deployment.version.triggers.filter(type=Trigger.Type.HTTP))
     if deployment is None or not triggers:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -38,9 +38,16 @@ def line_as_dict(line: LogLine) -> dict[str, Any]:
     }
 
 
-def log_lines_after(run_id: str, after_seq: int, limit: int) -> list[dict[str, Any]]:
-    lines = LogLine.objects.filter(run_id=run_id, seq__gt=after_seq).order_by("seq")[:limit]
-    return [line_as_dict(line) for line in lines]
+def log_lines_after(run_id: str, after_seq: int, limit: int, *, step: str = "",
+                    block: str = "") -> list[dict[str, Any]]:
+    """A page of a run's log; `step` keeps one step key (`loop.3/tick`), `block` every line of
+    a block wherever it ran (each iteration of `tick`)."""
+    lines = LogLine.objects.filter(run_id=run_id, seq__gt=after_seq)
+    if step:
+        lines = lines.filter(step_key=step)
+    if block:
+        lines = lines.filter(Q(step_key=block) | Q(step_key__endswith=f"/{block}"))
+    return [line_as_dict(line) for line in lines.order_by("seq")[:limit]]
 
 
 # --- who may watch -----------------------------------------------------------------------------

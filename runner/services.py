@@ -98,17 +98,19 @@ def run_start_manual(*, workflow: Workflow, payload: Any, environment: Environme
 
 @transaction.atomic
 def test_run_start(*, workflow: Workflow, sample: Any, user: Any = None) -> Run:
-    """Run the workflow's draft in the first environment of the chain, as a test.
+    """Run what the editor shows (the draft, else the latest version) in the first
+    environment of the chain, as a test.
 
     The sample is kept with the workflow (for the next test and the editor's hints); the run
     is queued once both are committed.
     """
+    from workflows.selectors import latest_version
     from workflows.services import draft_get_or_create, workflow_set_test_sample
 
-    draft = draft_get_or_create(workflow=workflow, user=user)
+    version = latest_version(workflow) or draft_get_or_create(workflow=workflow, user=user)
     workflow_set_test_sample(workflow=workflow, sample=sample)
     environment = Environment.objects.order_by("position").first()
-    return run_start(workflow=workflow, version=draft, environment=environment,
+    return run_start(workflow=workflow, version=version, environment=environment,
                      trigger_type="manual", trigger_input={"body": sample}, user=user,
                      is_test=True)
 

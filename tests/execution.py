@@ -165,8 +165,10 @@ def start_daphne(**extra_env: str) -> tuple[subprocess.Popen, str]:
     from django.conf import settings
 
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=subprocess_database_url(), REDIS_URL=settings.REDIS_URL,
-               PYTHONUNBUFFERED="1", **extra_env)
+    # SITE_URL: the URLs the pages show (trigger URLs, curl commands) reach this server.
+    env = {**os.environ, "DATABASE_URL": subprocess_database_url(),
+           "REDIS_URL": settings.REDIS_URL, "PYTHONUNBUFFERED": "1",
+           "SITE_URL": f"http://127.0.0.1:{port}", **extra_env}
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
          "owlgrid_site.web:application"],

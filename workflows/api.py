@@ -262,10 +262,11 @@ def publish(
     if version.is_published:
         return Status(400, error_body("already_published",
                                       f"Version {number} is already published."))
-    problems = services.version_problems(version)
+    problems = services.version_problems_in_words(version)
     if problems:
         return Status(400, error_body("invalid_document", "The draft has problems.", [
-            {"path": path, "message": message} for path, message in problems]))
+            {"path": path, "where": place, "message": message}
+            for path, place, message in problems]))
     try:
         version = services.version_publish(
             version=version, user=principal_user(request),

@@ -151,10 +151,3 @@ def _preorder(actions: dict[Any, Action]) -> list[Action]:
                                      a.slot, a.position))
         stack.extend(reversed(kids))
     return ordered
-
-
-def check_expression(source: str) -> str | None:
-    """The syntax error of a field's text, if it holds an expression that does not parse."""
-    from workflows.expressions import is_expression, syntax_error
-
-    return syntax_error(source) if is_expression(source) else None

@@ -7,33 +7,95 @@ workflow's draft (made on first visit from the latest version).
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from access.http import HtmxHttpRequest
-from workflows import editor, services
-from workflows.forms import ActionForm, TriggerForm, WorkflowSettingsForm
+from workflows import editor, selectors, services
+from workflows.forms import ActionForm, TriggerForm, WorkflowSettingsForm, check_input_text
 from workflows.models import Action, Trigger, Workflow, WorkflowVersion
 from workflows.views import get_workflow_for_user
 
 TEMPLATE = "workflows/editor.html"
 
 
-def _draft(request: HttpRequest, name: str) -> tuple[Workflow, WorkflowVersion]:
+def _shown(request: HttpRequest, name: str) -> tuple[Workflow, WorkflowVersion]:
+    """The version the editor shows: the draft, else the latest version (no draft is made
+    until something changes)."""
     workflow = get_workflow_for_user(request, name, "edit")
-    return workflow, services.draft_get_or_create(workflow=workflow, user=request.user)
+    version = selectors.latest_version(workflow)  # a draft is always the latest
+    if version is None:  # a workflow always has a version; this only repairs one that lost it
+        version = services.draft_get_or_create(workflow=workflow, user=request.user)
+    return workflow, version
+
+
+def _draft(request: HttpRequest, name: str) -> tuple[Workflow, WorkflowVersion]:
+    """The draft to change, made now from the latest version if there is none."""
+    workflow = get_workflow_for_user(request, name, "edit")
+    had_draft = workflow.versions.filter(status=WorkflowVersion.Status.DRAFT).exists()
+    draft = services.draft_get_or_create(workflow=workflow, user=request.user)
+    if not had_draft:
+        request.draft_started = draft  # type: ignore[attr-defined]
+    return workflow, draft
+
+
+def announces_new_draft(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A write that started the draft also refreshes the page's title and versions, which
+    showed the published version the draft was copied from."""
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response: HttpResponse = view(request, *args, **kwargs)
+        draft = getattr(request, "draft_started", None)
+        if draft is None or response.status_code >= 300 or response.streaming:
+            return response
+        workflow = draft.workflow
+        context = {"workflow": workflow, "version": draft, "oob": True,
+                   **_side_context(workflow, draft)}
+        response.content += (render_to_string(f"{TEMPLATE}#title", context, request)
+                             + render_to_string(f"{TEMPLATE}#versions", context, request)
+                             ).encode()
+        return response
+    return wrapper
 
 
 def _action(version: WorkflowVersion, action_id: Any) -> Action:
-    return get_object_or_404(Action, id=action_id, version=version)
+    """A block of `version`; an id from the version a new draft was copied from (the page
+    showed it) is the draft's block of the same name."""
+    found = Action.objects.filter(id=action_id, version=version).first()
+    if found is None and version.status == WorkflowVersion.Status.DRAFT:
+        shown = Action.objects.filter(id=action_id, version__workflow=version.workflow,
+                                      version__status=WorkflowVersion.Status.PUBLISHED).first()
+        if shown is not None:
+            found = Action.objects.filter(version=version, name=shown.name).first()
+    if found is None:
+        raise Http404("No such block in this version.")
+    return found
+
+
+def _trigger(version: WorkflowVersion, trigger_id: Any) -> Trigger:
+    """A trigger of `version`, found like `_action` finds a block (by name and place)."""
+    found = Trigger.objects.filter(id=trigger_id, version=version).first()
+    if found is None and version.status == WorkflowVersion.Status.DRAFT:
+        shown = Trigger.objects.filter(id=trigger_id, version__workflow=version.workflow,
+                                       version__status=WorkflowVersion.Status.PUBLISHED).first()
+        if shown is not None:
+            found = Trigger.objects.filter(version=version, name=shown.name,
+                                           position=shown.position).first()
+    if found is None:
+        raise Http404("No such trigger in this version.")
+    return found
 
 
 def _parent(version: WorkflowVersion, raw: str | None) -> Action | None:
@@ -90,10 +152,10 @@ def _find(nodes: list[editor.Node], action_id: Any) -> editor.Node | None:
 @login_required
 @require_GET
 def edit(request: HttpRequest, name: str) -> HttpResponse:
-    workflow, draft = _draft(request, name)
+    workflow, version = _shown(request, name)
     return render(request, TEMPLATE, {
-        **_tree_context(workflow, draft),
-        **_side_context(workflow, draft),
+        **_tree_context(workflow, version),
+        **_side_context(workflow, version),
         "sample": json.dumps(workflow.test_sample, indent=2),
     })
 
@@ -109,7 +171,8 @@ def _side_context(workflow: Workflow, draft: WorkflowVersion) -> dict[str, Any]:
             "tags": ", ".join(workflow.tags or []), "concurrency_limit": workflow.concurrency_limit,
             "perimeters": list(workflow.perimeters.values_list("id", flat=True))}),
         "versions": workflow.versions.select_related("author").order_by("-number"),
-        "problems": services.version_problems(draft),
+        "problems": [(place, message) for _, place, message
+                     in services.version_problems_in_words(draft)],
     }
 
 
@@ -118,6 +181,7 @@ def _side_context(workflow: Workflow, draft: WorkflowVersion) -> dict[str, Any]:
 
 @login_required
 @require_POST
+@announces_new_draft
 def action_add(request: HttpRequest, name: str) -> HttpResponse:
     workflow, draft = _draft(request, name)
     try:
@@ -134,6 +198,7 @@ def action_add(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@announces_new_draft
 def action_move(request: HttpRequest, name: str, action_id: str) -> HttpResponse:
     workflow, draft = _draft(request, name)
     action = _action(draft, action_id)
@@ -148,6 +213,7 @@ def action_move(request: HttpRequest, name: str, action_id: str) -> HttpResponse
 
 @login_required
 @require_POST
+@announces_new_draft
 def action_delete(request: HttpRequest, name: str, action_id: str) -> HttpResponse:
     workflow, draft = _draft(request, name)
     services.action_delete(action=_action(draft, action_id))
@@ -156,6 +222,7 @@ def action_delete(request: HttpRequest, name: str, action_id: str) -> HttpRespon
 
 @login_required
 @require_POST
+@announces_new_draft
 def action_duplicate(request: HttpRequest, name: str, action_id: str) -> HttpResponse:
     workflow, draft = _draft(request, name)
     clone = services.action_duplicate(action=_action(draft, action_id))
@@ -165,11 +232,13 @@ def action_duplicate(request: HttpRequest, name: str, action_id: str) -> HttpRes
 
 
 @login_required
+@announces_new_draft
 def action_edit(request: HttpRequest, name: str, action_id: str) -> HttpResponse:
+    if request.method != "POST":
+        workflow, shown = _shown(request, name)
+        return _panel(request, workflow, _action(shown, action_id))
     workflow, draft = _draft(request, name)
     action = _action(draft, action_id)
-    if request.method != "POST":
-        return _panel(request, workflow, action)
     check_url = reverse("workflows:edit_check", args=[workflow.name])
     form = ActionForm(request.POST, action=action, check_url=check_url)
     if not form.is_valid():
@@ -190,18 +259,16 @@ def action_edit(request: HttpRequest, name: str, action_id: str) -> HttpResponse
 @login_required
 @require_POST
 def expression_check(request: HttpRequest, name: str) -> HttpResponse:
-    """Flag a syntax error as the user types; saving validates again on the server."""
+    """Flag invalid JSON or an expression's syntax error as the user types, and say how a
+    structure will be sent; saving validates again on the server."""
     get_workflow_for_user(request, name, "edit")
     field = request.POST.get("field", "")
-    message = editor.check_expression(request.POST.get(field, ""))
-    html = f'<span class="error">{_escape(message)}</span>' if message else ""
-    return HttpResponse(html)
-
-
-def _escape(text: str) -> str:
-    from django.utils.html import escape
-
-    return escape(text)
+    problem, description = check_input_text(request.POST.get(field, ""),
+                                            request.POST.get("kind", "text"))
+    if problem:
+        return HttpResponse(format_html('<span class="error">{}</span>', problem))
+    return HttpResponse(format_html('<span class="muted">{}</span>', description)
+                        if description else "")
 
 
 # --- triggers, settings, versions ----------------------------------------------------
@@ -216,6 +283,7 @@ def _render_side(request: HttpRequest, workflow: Workflow, draft: WorkflowVersio
 
 @login_required
 @require_POST
+@announces_new_draft
 def trigger_add(request: HttpRequest, name: str) -> HttpResponse:
     workflow, draft = _draft(request, name)
     _, errors = services.trigger_add(version=draft, type=request.POST.get("type", ""))
@@ -225,9 +293,10 @@ def trigger_add(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@announces_new_draft
 def trigger_edit(request: HttpRequest, name: str, trigger_id: str) -> HttpResponse:
     workflow, draft = _draft(request, name)
-    trigger = get_object_or_404(Trigger, id=trigger_id, version=draft)
+    trigger = _trigger(draft, trigger_id)
     form = TriggerForm(request.POST, prefix=f"t{trigger.pk.hex[:8]}")
     if form.is_valid():
         errors = services.trigger_update(
@@ -250,16 +319,17 @@ def trigger_edit(request: HttpRequest, name: str, trigger_id: str) -> HttpRespon
 
 @login_required
 @require_POST
+@announces_new_draft
 def trigger_delete(request: HttpRequest, name: str, trigger_id: str) -> HttpResponse:
     workflow, draft = _draft(request, name)
-    services.trigger_delete(trigger=get_object_or_404(Trigger, id=trigger_id, version=draft))
+    services.trigger_delete(trigger=_trigger(draft, trigger_id))
     return _render_side(request, workflow, draft, "triggers")
 
 
 @login_required
 @require_POST
 def settings_edit(request: HttpRequest, name: str) -> HttpResponse:
-    workflow, draft = _draft(request, name)
+    workflow, draft = _shown(request, name)
     form = WorkflowSettingsForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -293,7 +363,11 @@ def _back_to_editor(request: HtmxHttpRequest, workflow: Workflow) -> HttpRespons
 @login_required
 @require_POST
 def version_publish(request: HtmxHttpRequest, name: str) -> HttpResponse:
-    workflow, draft = _draft(request, name)
+    workflow, draft = _shown(request, name)
+    if draft.is_published:
+        return _render_side(request, workflow, draft, "versions", invalid=True, publish_errors=[
+            f"Nothing to publish: version {draft.number} is published and nothing has changed "
+            "since. Edit a block, a trigger or the settings to start a draft."])
     try:
         version = services.version_publish(version=draft, user=request.user,
                                            note=request.POST.get("note", "").strip())

@@ -8,6 +8,7 @@ before the semantic checks that walk the tree.
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -150,6 +151,45 @@ def check_document(document: dict) -> list[Problem]:
         if trigger_names.index(name) != index:
             problems.append((f"triggers[{index}].name", f"duplicate trigger name {name!r}"))
     return problems
+
+
+PATH_STEP = re.compile(r"(?:^|\.)(?P<key>[\w-]+)|\[(?P<index>\d+)\]")
+
+
+def where(document: dict, path: str) -> str:
+    """A problem's document path in the user's words: the block or trigger it is about, by
+    name, and the field: `block 'fetch' (HTTP request), field URL`."""
+    node: Any = document
+    subject, previous = "", ""
+    field: list[str] = []
+    for match in PATH_STEP.finditer(path):
+        step: str | int = int(match["index"]) if match["index"] is not None else match["key"]
+        if not field:
+            try:
+                node = node[step]
+            except (KeyError, IndexError, TypeError):
+                node = None
+            if isinstance(step, int) and isinstance(node, dict) and "name" in node:
+                subject, previous = _subject(node, path), ""
+                continue
+            if step in CONTAINERS or previous == "children":
+                previous = str(step)
+                continue
+        field.append(str(step))
+    words = ".".join([FIELD_WORDS.get(field[0], field[0].replace("_", " ")), *field[1:]]
+                     ) if field else ""
+    return ", field ".join(filter(None, [subject, words])) or path
+
+
+CONTAINERS = {"actions", "triggers", "children", "inputs", "settings"}
+FIELD_WORDS = {"url": "URL", "json": "JSON body"}
+
+
+def _subject(node: dict, path: str) -> str:
+    if path.startswith("triggers"):
+        return f"trigger '{node['name']}'"
+    label = get_action_type(node["type"]).label if node.get("type") in REGISTRY else "block"
+    return f"block '{node['name']}' ({label})"
 
 
 def check_action(action: dict, path: str, names: dict[str, str], depth: int) -> list[Problem]:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from django import forms
 
 from workflows.actions import get_action_type
-from workflows.expressions import is_expression
+from workflows.actions.base import walk_strings
+from workflows.expressions import is_expression, syntax_error
 from workflows.models import Action, Trigger
 
 if TYPE_CHECKING:
@@ -65,13 +66,29 @@ def _as_text(value: Any, kind: str) -> Any:
     return str(value)
 
 
-def _expression_attrs(name: str, check_url: str) -> dict[str, str]:
+def _expression_attrs(name: str, kind: str, check_url: str) -> dict[str, str]:
     return {
         "class": "expression", "data-expression": "1", "autocomplete": "off",
         "hx-post": check_url, "hx-trigger": "input changed delay:300ms",
         "hx-target": f"#check-{name}", "hx-swap": "innerHTML",
-        "hx-vals": json.dumps({"field": name}),
+        "hx-vals": json.dumps({"field": name, "kind": kind}),
     }
+
+
+def flat_object_values(annotation: Any) -> str:
+    """For an object input edited as key/value rows: "text" (values are strings) or "any";
+    "" when the input is not a flat object."""
+    inner, _ = _unwrap(annotation)
+    if typing.get_origin(inner) is not dict:
+        return ""
+    value_type = typing.get_args(inner)[1] if typing.get_args(inner) else Any
+    return "text" if value_type is str else "any"
+
+
+class InputField(forms.CharField):
+    """An input's text box; `sent` shows a saved object or list as it will be sent."""
+
+    sent = ""
 
 
 class ActionForm(forms.Form):
@@ -134,15 +151,25 @@ class ActionForm(forms.Form):
             choices += [(str(c), str(c)) for c in typing.get_args(inner)]
             return forms.ChoiceField(required=False, choices=choices, label=label,
                                      help_text=help_text)
-        attrs = _expression_attrs(INPUT_PREFIX + key, check_url) if check_url else {}
+        attrs = _expression_attrs(INPUT_PREFIX + key, kind, check_url) if check_url else {}
+        if kv := flat_object_values(info.annotation):
+            attrs["data-kv"] = kv
         if kind == "json" or (kind in {"value", "text"} and key in LONG_TEXT | {"json"}):
             widget: forms.Widget = forms.Textarea(attrs={**attrs, "rows": 3})
         else:
             widget = forms.TextInput(attrs=attrs)
         if kind == "json":
-            help_text = ("JSON, or an expression. " + help_text).strip()
-        return forms.CharField(required=False, strip=False, label=label, widget=widget,
-                               help_text=help_text)
+            help_text = ("JSON, or one expression. Text inside may hold {{ expressions }}. "
+                         + help_text).strip()
+        elif kind == "value":
+            help_text = ("Text, JSON or an expression; JSON may hold {{ expressions }} in its "
+                         "strings. " + help_text).strip()
+        field = InputField(required=False, strip=False, label=label, widget=widget,
+                           help_text=help_text)
+        stored = self.action.inputs.get(key)
+        if kind in {"json", "value"} and isinstance(stored, dict | list):
+            field.sent = json.dumps(stored, indent=2, ensure_ascii=False)
+        return field
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -151,7 +178,7 @@ class ActionForm(forms.Form):
         for field_name, (key, kind, _required) in self.kinds.items():
             raw = data.get(field_name)
             try:
-                value = _parse(raw, kind)
+                value = parse_input(raw, kind)
             except ValueError as exc:
                 self.add_error(field_name, str(exc))
                 continue
@@ -200,13 +227,18 @@ def _default_text(info: Any) -> str:
     return f"Default: {json.dumps(default)}."
 
 
-def _parse(raw: Any, kind: str) -> Any:
-    """Posted text to the JSON value stored in the definition; empty means the default."""
+def parse_input(raw: Any, kind: str) -> Any:
+    """Posted text to the JSON value stored in the definition; empty means the default.
+
+    JSON comes first: `{"order": "{{ item.id }}"}` is an object whose string leaves hold
+    expressions (each rendered on its own), never one template producing text."""
     if kind == "bool":
         return bool(raw)
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return _OMIT
     text = raw.strip()
+    if kind in {"json", "value"} and (structure := _structure(text, kind)) is not _OMIT:
+        return structure
     if is_expression(text):
         return text
     if kind == "number":
@@ -215,18 +247,61 @@ def _parse(raw: Any, kind: str) -> Any:
         except ValueError:
             raise ValueError("Enter a number, or an expression like {{ vars.count }}.") from None
         return int(number) if number.is_integer() and "." not in text else number
-    if kind == "json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"Enter valid JSON: {exc.msg} (line {exc.lineno}, "
-                             f"column {exc.colno}).") from None
-    if kind == "value" and text[:1] in "[{":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            return raw
     return raw if kind == "text" else text
+
+
+def _structure(text: str, kind: str) -> Any:
+    """The JSON document `text` holds, or _OMIT when it is text or one expression. Text that
+    opens like a JSON object but does not parse is refused rather than sent as a string."""
+    if text.startswith(("{{", "{%", "{#")) and is_expression(text):
+        return _OMIT
+    if kind == "value" and text[:1] not in "[{":
+        return _OMIT
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if kind == "json" or text[:1] == "{":
+            raise ValueError(json_problem(exc, text, kind)) from None
+        return _OMIT
+
+
+def json_problem(exc: json.JSONDecodeError, text: str, kind: str) -> str:
+    lead = ("Enter valid JSON" if kind == "json"
+            else "This looks like a JSON object but is not valid JSON")
+    near = text[max(exc.pos - 1, 0):exc.pos + 2]  # the parser stops inside a bare `{{`
+    bare_expression = "{{" in near or "{%" in near
+    hint = (' Put each {{ expression }} inside a JSON string: "{{ item.id }}".'
+            if bare_expression else "")
+    return f"{lead}: {exc.msg} (line {exc.lineno}, column {exc.colno}).{hint}"
+
+
+def check_input_text(text: str, kind: str) -> tuple[str, str]:
+    """What the editor says under a field as the user types: (problem, description)."""
+    try:
+        value = parse_input(text, kind)
+    except ValueError as exc:
+        return str(exc), ""
+    if isinstance(value, str):
+        return (syntax_error(value) or "") if is_expression(value) else "", ""
+    problems = [f"{path or 'value'}: {problem}" for path, problem in _leaf_syntax_errors(value)]
+    if problems:
+        return "; ".join(problems[:3]), ""
+    if isinstance(value, dict | list):
+        count = len(_expression_leaves(value))
+        shape = f"a JSON object of {len(value)} field(s)" if isinstance(value, dict) else (
+            f"a JSON list of {len(value)} item(s)")
+        return "", f"Sent as {shape}" + (f"; {count} value(s) come from expressions, each "
+                                           "keeping its type." if count else ".")
+    return "", ""
+
+
+def _expression_leaves(value: Any) -> list[tuple[str, str]]:
+    return [(path, text) for path, text in walk_strings(value, "") if is_expression(text)]
+
+
+def _leaf_syntax_errors(value: Any) -> list[tuple[str, str]]:
+    return [(path, problem) for path, source in _expression_leaves(value)
+            if (problem := syntax_error(source))]
 
 
 class WorkflowCreateForm(forms.Form):

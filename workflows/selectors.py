@@ -102,6 +102,25 @@ def shell_quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
+def published_versions(workflow: Workflow) -> QuerySet[WorkflowVersion]:
+    return workflow.versions.filter(status=WorkflowVersion.Status.PUBLISHED).order_by("-number")
+
+
+def deployment_stages(workflow: Workflow) -> list[dict[str, Any]]:
+    """Each environment in promotion order with the version it runs and where its next
+    version comes from: the first takes a published version (Deploy), each later one what
+    the one before runs (Promote)."""
+    deployed = {d.environment.name: d.version for d in workflow.deployments.select_related(
+        "environment", "version")}
+    stages, previous = [], None
+    for environment in environment_chain():
+        stages.append({"environment": environment, "version": deployed.get(environment.name),
+                       "source": previous,
+                       "source_version": deployed.get(previous.name) if previous else None})
+        previous = environment
+    return stages
+
+
 def http_trigger_examples(workflow: Workflow) -> list[dict[str, str]]:
     """The URL and a ready curl command for each environment the workflow is deployed in."""
     return [

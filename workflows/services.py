@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from workflows.diff import documents_diff, translated, tree_diff
 from workflows.format import version_document
-from workflows.format_validation import check_document
+from workflows.format_validation import check_document, where
 from workflows.models import (
     Action,
     Trigger,
@@ -179,6 +179,12 @@ def version_problems(version: WorkflowVersion) -> list[tuple[str, str]]:
     return check_document(version_document(version))
 
 
+def version_problems_in_words(version: WorkflowVersion) -> list[tuple[str, str, str]]:
+    """(path, where in the user's words, message) for each problem of the version."""
+    document = version_document(version)
+    return [(path, where(document, path), message) for path, message in check_document(document)]
+
+
 @transaction.atomic
 def version_publish(*, version: WorkflowVersion, user: Any = None,
                     note: str = "") -> WorkflowVersion:
@@ -186,9 +192,9 @@ def version_publish(*, version: WorkflowVersion, user: Any = None,
     version = WorkflowVersion.objects.select_for_update().get(id=version.id)
     if version.is_published:
         raise EditRefused(f"version {version.number} is already published")
-    problems = version_problems(version)
+    problems = version_problems_in_words(version)
     if problems:
-        raise EditRefused([f"{path}: {message}" for path, message in problems])
+        raise EditRefused([f"{place}: {message}" for _, place, message in problems])
     WorkflowVersion.objects.filter(id=version.id).update(
         status=WorkflowVersion.Status.PUBLISHED, published_at=timezone.now(), note=note,
         author=_author(user) or version.author)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.workflow_create, name="create"),
     path("import/", views.workflow_import_page, name="import"),
     path("<slug:name>/", views.workflow_detail, name="detail"),
+    path("<slug:name>/token/", views.hook_token, name="hook_token"),
     path("<slug:name>/export/", views.workflow_export_download, name="export"),
     path("<slug:name>/duplicate/", views.workflow_duplicate, name="duplicate"),
     path("<slug:name>/delete/", views.workflow_delete, name="delete"),

@@ -19,7 +19,15 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from access.http import HtmxHttpRequest
-from access.permissions import WorkflowRight, creator_perimeters, user_has_workflow_right
+from access.models import SecurityGroup
+from access.permissions import (
+    WorkflowRight,
+    creator_perimeters,
+    may_make_token,
+    token_groups_for,
+    user_has_workflow_right,
+)
+from access.tokens import token_create
 from workflows import selectors, services
 from workflows.environment_chain import environment_chain
 from workflows.format import ImportErrors, parse_document, workflow_import
@@ -154,19 +162,45 @@ def workflow_set_active(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 def workflow_detail(request: HttpRequest, name: str) -> HttpResponse:
+    return _render_detail(request, get_workflow_for_user(request, name))
+
+
+@login_required
+@require_POST
+def hook_token(request: HttpRequest, name: str) -> HttpResponse:
+    """Make an API token for the group an HTTP trigger admits, from the workflow page, and
+    show it once beside the curl command that needs it."""
     workflow = get_workflow_for_user(request, name)
+    group = SecurityGroup.objects.filter(name=request.POST.get("group", "")).first()
+    if group is None or group.name not in {h["token_group"] for h in
+                                           selectors.http_trigger_examples(workflow)}:
+        raise Http404("No HTTP trigger of this workflow admits that group.")
+    if not may_make_token(request.user, group):
+        raise PermissionDenied(f"Only an administrator or a member of {group.name} may make "
+                               "its tokens.")
+    _, raw = token_create(group=group, name=f"{workflow.name} (from the workflow page)",
+                          user=request.user)
+    return _render_detail(request, workflow, new_token={"group": group.name, "value": raw})
+
+
+def _render_detail(request: HttpRequest, workflow: Workflow, **extra: object) -> HttpResponse:
     version = selectors.latest_version(workflow)
+    hooks = selectors.http_trigger_examples(workflow)
     return render(request, "workflows/detail.html", {
+        **extra,
         "workflow": workflow,
         "version": version,
         "versions": workflow.versions.order_by("-number"),
         "tree": selectors.version_tree(version) if version else [],
         "triggers": version.triggers.all() if version else [],
         "deployments": workflow.deployments.select_related("environment", "version"),
-        "hooks": selectors.http_trigger_examples(workflow),
+        "stages": selectors.deployment_stages(workflow),
+        "published": selectors.published_versions(workflow),
+        "hooks": hooks,
         "schedules": selectors.schedule_previews(version) if version else [],
         "can_run": user_has_workflow_right(request.user, workflow, "run"),
         "can_edit": user_has_workflow_right(request.user, workflow, "edit"),
+        "token_groups": token_groups_for(request.user, {h["token_group"] for h in hooks}),
     })
 
 

@@ -29,7 +29,7 @@ from runner.journal.records import (
 )
 from runner.journal.runs import requeue, wake, wake_first_waiter
 from runner.journal.steps import fence
-from runner.models import Run, RunStatus
+from runner.models import Run, RunStatus, StepEvent, StepStatus
 from runner.reactions import run_finished
 from runner.states import FINISHED_RUN_STATUSES, check_run_transition
 
@@ -82,7 +82,8 @@ def finish(
     with transactions.atomic():
         if worker is None:
             Run.objects.filter(id=run.id).update(**fields)
-            insert_events(run, "", [end])
+            closing = steps_left_open(run, [], error) if status == RunStatus.CANCELLED else []
+            insert_events(run, "", [*closing, end])
         else:
             if fence(run, worker, **fields) and status == RunStatus.COMPLETED:
                 # A cancel asked while the last step ran was answered "accepted": honour it.
@@ -91,11 +92,33 @@ def finish(
                 fields.update(status=status, error=error, result=None)
                 end.update(status=status, error=error, output=None)
                 Run.objects.filter(id=run.id).update(status=status, error=error, result=None)
-            insert_events(run, worker, [*events, end])
+            closing = (steps_left_open(run, events, error) if status == RunStatus.CANCELLED
+                       else [])
+            insert_events(run, worker, [*events, *closing, end])
             insert_lines(run, lines)
             announce(run, lines, response)
         set_fields(run, fields)
         _after_finish(run, status, error, release_run_locks(run))
+
+
+OPEN_STEP_STATUSES = {StepStatus.NOT_STARTED, StepStatus.RUNNING, StepStatus.WAITING,
+                      StepStatus.RETRYING}
+
+
+def steps_left_open(run: Run, pending: list[dict[str, Any]],
+                    error: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A `cancelled` event for each step a cancel leaves running, waiting or retrying, so that
+    no step of a cancelled run still reads as under way. `pending`: events not yet written."""
+    latest: dict[str, dict[str, Any]] = {}
+    for event in StepEvent.objects.filter(run_id=run.id).exclude(step_key=RUN_KEY).order_by(
+            "id").values("step_key", "action_name", "action_type", "status", "attempt"):
+        latest[event["step_key"]] = event
+    for event in pending:
+        latest[event["step_key"]] = {**latest.get(event["step_key"], {}), **event}
+    return [{"step_key": key, "action_name": event["action_name"],
+             "action_type": event["action_type"], "status": StepStatus.CANCELLED,
+             "attempt": event.get("attempt", 1), "error": error}
+            for key, event in latest.items() if event["status"] in OPEN_STEP_STATUSES]
 
 
 def _after_finish(run: Run, status: str, error: dict[str, Any] | None,

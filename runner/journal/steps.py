@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
-from runner.journal import transactions
+from runner.journal import postgres, transactions
 from runner.journal.records import (
     LeaseLost,
     announce,
@@ -59,9 +60,13 @@ def commit(
     message, optionally step_key and level. `response`: a synchronous caller's answer.
     """
     columns = checked_writes(events, lines, response)
-    with transactions.atomic():
-        cancel = fence(run, worker, **columns)
-        insert_events(run, worker, events)
-        insert_lines(run, lines)
-        announce(run, lines, response)
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        columns = {"lease_expires_at": timezone.now() + lease_delta(), **columns}
+        cancel = postgres.commit(run, worker, columns, events, lines)
+    else:
+        with transactions.atomic():
+            cancel = fence(run, worker, **columns)
+            insert_events(run, worker, events)
+            insert_lines(run, lines)
+    announce(run, lines, response)  # once committed (at once outside a transaction)
     return cancel

@@ -124,6 +124,22 @@ def test_logs_are_paged_by_sequence_number(api_client, workflow, runner_token):
     assert body["next_after"] == 4 and body["complete"] is False
 
 
+def test_logs_filter_by_step_key_or_by_block(api_client, workflow, runner_token):
+    run_id = start(api_client, runner_token)
+    keys = ["fetch", "loop", "loop.0/tick", "loop.1/tick", "loop.1/tock", "stick"]
+    LogLine.objects.bulk_create(
+        LogLine(run_id=run_id, seq=i, step_key=key, message=key) for i, key in enumerate(keys, 1))
+
+    def messages(query):
+        response = api_client.get(f"/api/runs/{run_id}/logs?{query}", **auth(runner_token))
+        return [line["message"] for line in response.json()["lines"]]
+
+    assert messages("block=tick") == ["loop.0/tick", "loop.1/tick"]
+    assert messages("step=loop.1/tick") == ["loop.1/tick"]
+    assert messages("block=loop") == ["loop"]
+    assert messages("block=nothing") == []
+
+
 def test_cancel_a_queued_run(api_client, workflow, runner_token):
     run_id = start(api_client, runner_token)
     response = api_client.post(f"/api/runs/{run_id}/cancel", **auth(runner_token))

@@ -61,9 +61,12 @@ def drag(page: Page, source, target) -> None:
     page.mouse.up()
 
 
-def draft_place(name: str) -> tuple[str, str, int]:
-    action = Action.objects.select_related("parent").get(
-        version__workflow__name=NAME, version__status="draft", name=name)
+def draft_place(name: str) -> tuple[str, str, int] | None:
+    """Where the draft has the block; None before the first change makes the draft."""
+    action = Action.objects.select_related("parent").filter(
+        version__workflow__name=NAME, version__status="draft", name=name).first()
+    if action is None:
+        return None
     return (action.parent.name if action.parent else "", action.slot, action.position)
 
 

@@ -40,7 +40,8 @@ def test_bad_url_missing_field_bad_cron_refused_publish_and_reserved_name(
     assert Trigger.objects.get(version=draft).settings["cron"] == "0 * * * *"
 
     page.click("#publish-button")  # refused: the HTTP call has no URL yet
-    expect(page.locator("#versions .errorlist")).to_contain_text("actions[0].inputs")
+    expect(page.locator("#versions .errorlist")).to_contain_text(
+        "block 'http_request_1' (HTTP request), field URL")
     assert workflow.versions.get().status == "draft"
 
     page.fill("#sample", "{not json")

@@ -20,9 +20,16 @@ def layer(redis_conn):
     return RedisChannelLayer(hosts=settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"])
 
 
-def test_a_watched_group_gets_every_message_in_order(layer):
+def watch(layer, group):
+    """What a viewer does (runner/consumers.py): join the group, mark it watched."""
     channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)("run-watched", channel)
+    async_to_sync(layer.group_add)(group, channel)
+    async_to_sync(broadcast.mark_watched)(group)
+    return channel
+
+
+def test_a_watched_group_gets_every_message_in_order(layer):
+    channel = watch(layer, "run-watched")
     sent = [broadcast._send("run-watched", {"type": "run.status", "n": n}) for n in range(5)]
     sent.append(broadcast._send("run-unwatched", {"type": "run.status", "n": 99}))
     assert all(done.wait(5) for done in sent)
@@ -32,10 +39,19 @@ def test_a_watched_group_gets_every_message_in_order(layer):
 
 def test_a_viewer_who_joins_a_group_nobody_watched_gets_the_next_message(layer):
     assert broadcast._send("run-late", {"type": "run.status", "n": 1}).wait(5)
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)("run-late", channel)
+    channel = watch(layer, "run-late")
     assert broadcast._send("run-late", {"type": "run.status", "n": 2}).wait(5)
     assert async_to_sync(layer.receive)(channel)["n"] == 2
+
+
+def test_nothing_is_sent_to_a_group_no_viewer_marked_watched(layer):
+    """Most runs are watched by nobody: their statuses cost no channel-layer send."""
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("run-unmarked", channel)  # joined, never marked
+    assert broadcast._send("run-unmarked", {"type": "run.status", "n": 1}).wait(5)
+    async_to_sync(broadcast.mark_watched)("run-unmarked")
+    assert broadcast._send("run-unmarked", {"type": "run.status", "n": 2}).wait(5)
+    assert async_to_sync(layer.receive)(channel)["n"] == 2  # the first was never sent
 
 
 def test_a_log_batch_travels_as_its_ready_made_frame_with_its_numbers():

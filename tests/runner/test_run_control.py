@@ -28,6 +28,7 @@ def test_a_waiting_run_is_cancelled_at_once(workers):
     assert services.run_cancel(run=run)
     run.refresh_from_db()
     assert run.status == "cancelled" and run.finished_at is not None
+    assert latest_statuses(run) == {"nap": "cancelled"}
 
 
 def test_a_running_run_stops_at_the_next_step_boundary(workers):
@@ -48,6 +49,17 @@ def test_a_running_run_stops_at_the_next_step_boundary(workers):
     ticks = StepEvent.objects.filter(run=run, action_name="tick", status="completed").count()
     assert ticks < 400
     assert not LogLine.objects.filter(run=run, message="after").exists()
+    # No step of a cancelled run still reads as under way: the loop ends cancelled too.
+    statuses = latest_statuses(run)
+    assert statuses["loop"] == "cancelled"
+    assert set(statuses.values()) <= {"completed", "cancelled"}
+
+
+def latest_statuses(run) -> dict[str, str]:
+    latest = {}
+    for event in StepEvent.objects.filter(run=run).exclude(step_key="").order_by("id"):
+        latest[event.step_key] = event.status
+    return latest
 
 
 def test_retry_resumes_at_the_failed_step_without_repeating_completed_ones(workers):

@@ -85,8 +85,31 @@ def test_async_call_returns_202_with_the_run(deploy, url, token):
     assert run.trigger_input["body"] == {"id": "A1"}
     assert run.trigger_input["query"] == {"src": "x"}
     assert "authorization" not in run.trigger_input["headers"]
-    assert response.headers["Location"].endswith(f"/api/runs/{run.id}")
+    assert f"/hooks/runs/{run.id}/status?signature=" in response.headers["Location"]
+    assert response.headers["Location"] == response.json()["status_url"]
     assert len(get_queue()) == 1
+
+
+def test_a_caller_without_a_token_follows_its_run_at_the_signed_status_url(
+        deploy, url, workers, settings, live_server):
+    """A public or HMAC caller has no API token: the signed URL alone shows its run, and a
+    URL whose signature was changed, or made for another run, shows nothing."""
+    settings.SITE_URL = live_server.url
+    deploy(access={"mode": "public"}, mode="async")
+    workers.start(1)
+    answer = httpx.post(url, json={"id": "P1"}).json()
+    status = answer["status_url"]
+    wait_until(lambda: httpx.get(status).json()["status"] == "completed", timeout=20)
+    shown = httpx.get(status).json()
+    assert shown["run_id"] == answer["run_id"] and shown["response"]["status"] == 201
+    assert shown["response"]["headers"] == {"X-Order": "P1"}
+    forged = status[:-3] + ("aaa" if not status.endswith("aaa") else "bbb")
+    assert httpx.get(forged).status_code == 403
+    other = str(uuid.uuid4())
+    moved = status.replace(answer["run_id"], other)
+    refused = httpx.get(moved)
+    assert refused.status_code == 403 and "not valid" in refused.json()["error"]["message"]
+    assert httpx.get(status.split("?")[0]).status_code == 403
 
 
 WAIT_5S = [{"name": "pause", "type": "wait", "inputs": {"seconds": 5}}]
@@ -147,7 +170,7 @@ def test_a_spinning_sync_run_answers_202_in_time_and_can_be_cancelled(
     assert response.status_code == 202, response.text
     assert time.monotonic() - began < 2.0
     run = Run.objects.get(id=response.json()["run_id"])
-    assert response.json()["status_url"].endswith(f"/api/runs/{run.id}")
+    assert f"/hooks/runs/{run.id}/status?signature=" in response.json()["status_url"]
     wait_until(lambda: Run.objects.get(id=run.id).status == "running")
     assert ":web-" not in Run.objects.get(id=run.id).lease_owner
     assert services.run_cancel(run=run, requested_by="ana")

@@ -194,6 +194,69 @@ def test_expression_check_flags_syntax_as_you_type(editor, workflow):
     assert good.content == b"" and "syntax error" in bad.content.decode()
 
 
+@pytest.mark.parametrize(("type_", "field", "typed", "stored"), [
+    ("http_request", "json", '{"order": "{{ trigger.body.id }}", "lines": ["{{ item }}", 2]}',
+     {"order": "{{ trigger.body.id }}", "lines": ["{{ item }}", 2]}),
+    ("http_request", "headers", '{"X-Order": "{{ trigger.body.id }}"}',
+     {"X-Order": "{{ trigger.body.id }}"}),
+    ("respond", "body", '{"ok": true, "id": "{{ run.id }}"}', {"ok": True, "id": "{{ run.id }}"}),
+    ("respond", "body", "{{ steps.fetch.output }}", "{{ steps.fetch.output }}"),
+    ("respond", "body", "[{{ a }}] stays text", "[{{ a }}] stays text"),
+    ("trigger_workflow", "payload", '[{"n": "{{ item }}"}]', [{"n": "{{ item }}"}]),
+])
+def test_json_with_expressions_inside_is_stored_as_a_structure(editor, workflow, type_, field,
+                                                               typed, stored):
+    """Issue: `{"order": "{{ item.id }}"}` used to be kept as one template producing text."""
+    add(editor, workflow, type_)
+    action = Action.objects.get()
+    data = {"name": action.name, f"in__{field}": typed, "in__url": "https://x.test",
+            "in__workflow": "other"}
+    response = editor.post(url("edit_action", workflow.name, action.id), data, **HTMX)
+    body = response.content.decode()
+    assert "Saved." in body, body
+    action.refresh_from_db()
+    assert action.inputs[field] == stored
+    if not isinstance(stored, str):
+        assert "As it will be sent" in body
+
+
+@pytest.mark.parametrize(("field", "typed", "message"), [
+    ("json", '{"order": {{ trigger.body.id }}}', "Put each {{ expression }} inside a JSON string"),
+    ("json", '{"order": 1,}', "not valid JSON: Expecting property name"),
+    ("headers", "[{{ x }}]", "Enter valid JSON"),
+])
+def test_broken_json_is_refused_at_its_field(editor, workflow, field, typed, message):
+    add(editor, workflow, "http_request")
+    action = Action.objects.get()
+    response = editor.post(url("edit_action", workflow.name, action.id), {
+        "name": action.name, "in__url": "https://x.test", f"in__{field}": typed}, **HTMX)
+    at_field = response.content.decode().split(f'id="errors-in__{field}"')[1]
+    assert message in at_field.split("</ul>")[0]
+    action.refresh_from_db()
+    assert action.inputs == {}
+
+
+def test_respond_body_that_opens_like_an_object_but_is_broken_is_refused(editor, workflow):
+    add(editor, workflow, "respond")
+    action = Action.objects.get()
+    response = editor.post(url("edit_action", workflow.name, action.id), {
+        "name": action.name, "in__body": '{"ok": tru}'}, **HTMX)
+    assert "looks like a JSON object but is not valid JSON" in response.content.decode()
+
+
+def test_the_field_check_describes_a_structure_and_flags_a_broken_leaf(editor, workflow):
+    def check(kind, text):
+        return editor.post(url("edit_check", workflow.name),
+                           {"field": "in__json", "kind": kind, "in__json": text},
+                           **HTMX).content.decode()
+
+    described = check("value", '{"order": "{{ trigger.body.id }}", "qty": 2}')
+    assert "Sent as a JSON object of 2 field(s); 1 value(s) come from expressions" in described
+    assert "order: " in check("value", '{"order": "{{ trigger.body.id ( }}"}')
+    assert "Enter valid JSON" in check("json", '{"a": }')
+    assert check("text", "plain words") == ""
+
+
 def test_move_duplicate_delete(editor, workflow):
     add(editor, workflow, "if")
     add(editor, workflow, "log")
@@ -298,6 +361,37 @@ def test_publish_history_diff_restore(editor, workflow):
     response = editor.post(url("restore", workflow.name), {"number": "1"})
     assert response.status_code == 302
     assert list(draft_of(workflow).actions.values_list("name", flat=True)) == ["log_1"]
+
+
+def test_a_publish_refusal_names_the_block_and_its_field(editor, workflow):
+    add(editor, workflow, "http_request")
+    refused = editor.post(url("publish", workflow.name), {"note": "x"}, **HTMX).content.decode()
+    assert "block &#x27;http_request_1&#x27; (HTTP request), field URL: Field required" in refused
+    assert "actions[0]" not in refused
+
+
+def test_opening_the_editor_makes_no_draft_until_something_changes(editor, workflow):
+    publish_ready(workflow)
+    editor.post(url("publish", workflow.name), {"note": "first"}, **HTMX)
+    published = workflow.versions.get()
+    page = editor.get(url("edit", workflow.name)).content.decode()
+    log = published.actions.get()
+    panel = editor.get(url("edit_action", workflow.name, log.id), **HTMX)
+    assert panel.status_code == 200 and "in__message" in panel.content.decode()
+    assert "v1, published" in page and "first change starts draft v2" in page
+    assert workflow.versions.count() == 1
+    nothing = editor.post(url("publish", workflow.name), {"note": "again"}, **HTMX)
+    assert "Nothing to publish" in nothing.content.decode() and workflow.versions.count() == 1
+
+    # The first change, made on the block the page showed (an id of v1), starts draft v2.
+    saved = editor.post(url("edit_action", workflow.name, log.id),
+                        {"name": log.name, "in__message": "changed"}, **HTMX)
+    body = saved.content.decode()
+    assert "Saved." in body and 'id="editor-title" hx-swap-oob="true"' in body
+    assert "draft v2" in body and 'id="publish-button"' in body
+    draft = workflow.versions.get(status="draft")
+    assert draft.number == 2 and draft.actions.get().inputs["message"] == "changed"
+    assert published.actions.get().inputs["message"] == "hello"
 
 
 def test_diff_shows_moves(editor, workflow):

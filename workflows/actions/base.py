@@ -24,7 +24,9 @@ SLOT_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,62}$")
 class ActionInputs(BaseModel):
     """Base of every input spec: unknown fields are an error, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A number an expression produced is accepted where text is expected (a header, a URL
+    # part): `{{ trigger.body.id }}` in a header sends "7".
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
 class InputProblem(ValueError):
@@ -46,6 +48,10 @@ class ActionError(Exception):
         self.kind = kind
         self.retryable = retryable
         self.details = details
+        # The step that failed first (its key and block name), set when it is recorded: a
+        # branch or loop the error passes through records only that a block inside failed.
+        self.failed_step = ""
+        self.failed_block = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -191,7 +197,7 @@ class ActionType:
             return [("", "inputs must be an object")]
         problems = [
             (path, message)
-            for path, value in _walk_strings(inputs, "")
+            for path, value in walk_strings(inputs, "")
             if is_expression(value) and (message := syntax_error(value))
         ]
         literal = {k: v for k, v in inputs.items() if not _holds_expression(v)}
@@ -242,12 +248,13 @@ def _holds_expression(value: Any) -> bool:
     return False
 
 
-def _walk_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+def walk_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Every string inside a JSON value, with its path (`a.b[2]`)."""
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _walk_strings(item, f"{path}.{key}" if path else str(key))
+            yield from walk_strings(item, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _walk_strings(item, f"{path}[{index}]")
+            yield from walk_strings(item, f"{path}[{index}]")

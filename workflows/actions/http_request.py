@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Literal
+import time
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from pydantic import Field, model_validator
 
@@ -20,6 +21,11 @@ if TYPE_CHECKING:  # imported where a request is sent (workflows.outbound)
     import httpx
 
 MAX_BODY_CHARS = 1_000_000
+DEBUG_BODY_CHARS = 1000  # of each response body, logged at debug level
+
+
+def _elapsed_ms(began: float) -> int:
+    return round((time.monotonic() - began) * 1000)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -119,7 +125,6 @@ class HttpRequestAction(ActionType):
     Inputs = HttpRequestInputs
 
     def execute(self, ctx: StepContext, inputs: HttpRequestInputs) -> Any:
-        import httpx
 
         headers = {**inputs.headers, "Idempotency-Key": ctx.idempotency_key}
         url = connection_request(ctx, inputs, headers) if inputs.connection else inputs.url
@@ -135,24 +140,21 @@ class HttpRequestAction(ActionType):
             content["data"] = {k: str(v) for k, v in inputs.form.items()}
         elif inputs.body is not None:
             content["content"] = inputs.body.encode()
+        began = time.monotonic()
         try:
             response = outbound.send(
                 inputs.method, url, timeout=ctx.time_left(inputs.timeout),
                 follow_redirects=follow, headers=headers, sensitive_headers=sensitive,
                 params={k: str(v) for k, v in inputs.query.items()}, **content,
             )
-        except outbound.OutboundRefused as exc:
-            raise ActionError(f"outbound request refused: {exc}", kind="outbound_refused") from None
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # nothing was sent
-            raise ActionError(f"{type(exc).__name__}: {exc}", kind="http_error",
-                              retryable=True) from None
-        except httpx.TimeoutException as exc:  # sent, perhaps acted on, but no answer in time
-            raise ActionError(f"{type(exc).__name__}: no answer in time", kind="timeout",
-                              retryable=self.retry_safe(inputs)) from None
-        except httpx.HTTPError as exc:
-            raise ActionError(f"{type(exc).__name__}: {exc}", kind="http_error",
-                              retryable=self.retry_safe(inputs)) from None
+        except Exception as exc:
+            ctx.log(f"{inputs.method} {url} → {type(exc).__name__} after "
+                    f"{_elapsed_ms(began)} ms", "warning")
+            self._raise_for(exc, inputs)
         body, truncated = parse_body(response)
+        ctx.log(f"{inputs.method} {response.request.url} → {response.status_code} "
+                f"({len(response.content)} bytes, {_elapsed_ms(began)} ms)")
+        ctx.log(f"response body: {response.text[:DEBUG_BODY_CHARS]}", "debug")
         output = {"status": response.status_code,
                   "headers": {k.lower(): v for k, v in response.headers.items()},
                   "body": body, "truncated": truncated}
@@ -162,6 +164,24 @@ class HttpRequestAction(ActionType):
                               f"{url}", kind="http_status", retryable=retryable,
                               status=response.status_code, body=error_body(body))
         return output
+
+    def _raise_for(self, exc: Exception, inputs: HttpRequestInputs) -> NoReturn:
+        """The step's error for a call that got no response."""
+        import httpx
+
+        if isinstance(exc, outbound.OutboundRefused):
+            raise ActionError(f"outbound request refused: {exc}",
+                              kind="outbound_refused") from None
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):  # nothing was sent
+            raise ActionError(f"{type(exc).__name__}: {exc}", kind="http_error",
+                              retryable=True) from None
+        if isinstance(exc, httpx.TimeoutException):  # sent, perhaps acted on, no answer in time
+            raise ActionError(f"{type(exc).__name__}: no answer in time", kind="timeout",
+                              retryable=self.retry_safe(inputs)) from None
+        if isinstance(exc, httpx.HTTPError):
+            raise ActionError(f"{type(exc).__name__}: {exc}", kind="http_error",
+                              retryable=self.retry_safe(inputs)) from None
+        raise exc
 
     @staticmethod
     def _connection_allows_redirects(ctx: StepContext, inputs: HttpRequestInputs) -> bool:
