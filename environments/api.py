@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from access.api import ERRORS, ErrorOut, conflict, error_body, principal_user
@@ -108,6 +108,17 @@ class PromotionOut(Schema):
     target: str
     checks: list[CheckOut]
     diff: dict[str, Any]
+
+
+class PromotionRecordOut(Schema):
+    kind: str = Field(..., description="deploy, promote or rollback")
+    version: int
+    previous_version: int | None
+    source: str | None
+    target: str
+    user: str | None
+    checks: list[CheckOut]
+    created_at: datetime
 
 
 def require_admin(request: HttpRequest) -> None:
@@ -317,6 +328,19 @@ def promote(request: HttpRequest, name: str, payload: PromotionIn):
     except PromotionRefused as refused:
         return refused_plan(refused.plan)
     return plan_out(plan)
+
+
+@router.get("/workflows/{name}/promotions", response={200: list[PromotionRecordOut], **ERRORS},
+            summary="Deployment and promotion history, newest first")
+def promotion_history(request: HttpRequest, name: str, limit: int = Query(100, ge=1, le=1000)):
+    workflow = get_workflow(request, name)
+    records = workflow.promotions.select_related(
+        "source", "target", "version", "previous_version", "user")[:limit]
+    return [{"kind": r.kind, "version": r.version.number,
+             "previous_version": r.previous_version.number if r.previous_version else None,
+             "source": r.source.name if r.source else None, "target": r.target.name,
+             "user": r.user.username if r.user else None, "checks": r.checks,
+             "created_at": r.created_at} for r in records]
 
 
 @router.post("/workflows/{name}/rollback", response={200: PromotionOut,

@@ -50,6 +50,22 @@ class PromotionPlan:
         return [check.message for check in self.checks if not check.ok]
 
 
+def diff_lines(diff: dict[str, Any]) -> list[str]:
+    """A plan's diff against what the target runs, as lines for a terminal."""
+    lines = [f"renamed {old} -> {new}" for new, old in (diff.get("renamed") or {}).items()]
+    lines += [f"added {name}" for name in diff.get("added") or []]
+    lines += [f"removed {name}" for name in diff.get("removed") or []]
+    lines += [f"changed {name}: {', '.join(fields)}"
+              for name, fields in (diff.get("changed") or {}).items()]
+    lines += [f"moved {name}: {move['from']} -> {move['to']}"
+              for name, move in (diff.get("moved") or {}).items()]
+    triggers = diff.get("triggers") or {}
+    lines += [f"trigger {verb} {name}" for verb in ("added", "removed", "changed")
+              for name in triggers.get(verb) or []]
+    lines += [f"metadata changed: {field}" for field in diff.get("metadata") or []]
+    return lines
+
+
 class PromotionRefused(Exception):  # noqa: N818 - reads as the outcome
     def __init__(self, plan: PromotionPlan):
         super().__init__("; ".join(plan.failures))

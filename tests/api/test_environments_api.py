@@ -82,6 +82,17 @@ def test_promotion_dry_run_apply_refusal_and_rollback(deployed, member):
     assert back.json()["error"]["code"] == "promotion_refused"
 
 
+def test_promotion_history_is_readable_newest_first(deployed, member, outsider):
+    client = session(member)
+    client.post("/api/workflows/api-promoted/promote", {"source": "dev", "target": "staging"},
+                content_type="application/json")
+    history = client.get("/api/workflows/api-promoted/promotions").json()
+    assert [(h["kind"], h["source"], h["target"], h["version"]) for h in history] == [
+        ("promote", "dev", "staging", 1)]
+    assert history[0]["user"] == "member" and all(c["ok"] for c in history[0]["checks"])
+    assert session(outsider).get("/api/workflows/api-promoted/promotions").status_code == 404
+
+
 def test_outsider_cannot_promote(deployed, outsider):
     response = session(outsider).post("/api/workflows/api-promoted/promote",
                                       {"source": "dev", "target": "staging"},

@@ -108,6 +108,7 @@ def table(world: dict) -> list[tuple[str, str, dict | None, set[str]]]:
         ("post", "/api/environments/dev/connections/crm/test", None, ADMIN),
         ("post", f"{w}/promote", {"source": "dev", "target": "staging"}, ADMIN),
         ("post", f"{w}/rollback", {"environment": "dev", "dry_run": True}, EDITORS),
+        ("get", f"{w}/promotions", None, VIEWERS),
         ("get", "/api/security-groups", None, ANYONE),
         ("post", "/api/security-groups", {"name": "release"}, ADMIN),
         ("get", "/api/security-groups/ops", None, ANYONE),
@@ -167,7 +168,7 @@ def normalize(path: str) -> str:
     fixed = {"api", "workflows", "import", "duplicate", "active", "versions", "publish",
              "restore", "diff", "runs", "logs", "cancel", "retry", "rerun", "approve", "reject",
              "environments", "variables", "connections", "test", "promote", "rollback",
-             "security-groups", "members", "tokens"}
+             "promotions", "security-groups", "members", "tokens"}
     return "/".join(p if p in fixed else "*" for p in parts)
 
 

@@ -164,6 +164,7 @@ def test_the_promote_command_and_its_exit_codes(shipped, environments, admin_use
                  stdout=out)
     assert "ok" in out.getvalue() and not Deployment.objects.filter(
         environment=environments["staging"]).exists()
+    assert "changes against what staging runs now:\n  added ask\n  added call" in out.getvalue()
     with pytest.raises(CommandError) as caught:
         call_command("promote", "shipper", "--from", "dev", "--to", "prod", stderr=StringIO())
     assert caught.value.returncode == 1

@@ -8,7 +8,12 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from environments.models import Environment
-from environments.promotion import PromotionRefused, workflow_promote, workflow_rollback
+from environments.promotion import (
+    PromotionRefused,
+    diff_lines,
+    workflow_promote,
+    workflow_rollback,
+)
 from workflows.models import Workflow
 
 
@@ -47,6 +52,12 @@ class Command(BaseCommand):
         for check in plan.checks:
             stream = self.stdout if check.ok else self.stderr
             stream.write(f"{'ok  ' if check.ok else 'FAIL'} {check.message}")
+        if options["dry_run"] and plan.version is not None:
+            changes = diff_lines(plan.diff)
+            self.stdout.write(f"changes against what {target.name} runs now:"
+                              if changes else f"no change against what {target.name} runs now")
+            for line in changes:
+                self.stdout.write(f"  {line}")
         if not plan.ok:
             raise CommandError("promotion refused; nothing changed", returncode=1)
         if not options["dry_run"]:
