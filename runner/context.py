@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from runner import journal
 from workflows.actions.base import ActionError, ConnectionInfo, Park, SlotResult, StopRun
+from workflows.trigger_input import output_problems
 
 if TYPE_CHECKING:
     from runner.engine import Engine
@@ -147,6 +148,10 @@ class StepCtx:
         raise Park(until=until, reason=reason)
 
     def respond(self, *, status: int, headers: dict[str, str], body: Any) -> None:
+        """Answer the caller; a body that does not match the HTTP trigger's `output_schema`
+        fails the step, and nothing is sent."""
+        if problem := output_problems(self.engine.trigger_settings(), body, "the response body"):
+            raise ActionError(problem, kind="invalid_output")
         self.engine.recorder.respond({"status": status, "headers": headers, "body": body})
 
     def acquire_lock(self, name: str) -> bool:

@@ -32,6 +32,7 @@ from workflows import expression_limits, taint
 from workflows.actions import get_action_type
 from workflows.actions.base import ActionError, ActionType, StopRun
 from workflows.expressions import ExpressionError, render_value
+from workflows.trigger_input import output_problems
 
 logger = logging.getLogger("owlgrid.runner")
 IN_PROCESS_BACKOFF_LIMIT = 2.0  # longer retry delays park the run instead of sleeping
@@ -132,14 +133,31 @@ class Engine:
         except ActionError as error:
             self._fail(error)
         else:
+            if problem := self._output_problem(last):
+                self._fail(ActionError(problem, kind="invalid_output"))
+                return
             # The last step's result is committed with the run's end: one write, not two.
             journal.finish(self.run, self.worker, status=RunStatus.COMPLETED,
                            result=self.recorder.mask({"output": last, "vars": self.vars}),
                            **self.recorder.take_pending())
 
+    def trigger_settings(self) -> dict[str, Any]:
+        """The settings of the trigger that started the run ({} without one)."""
+        trigger = self.run.trigger if self.run.trigger_id else None
+        return dict(trigger.settings or {}) if trigger is not None else {}
+
+    def _output_problem(self, output: Any) -> str:
+        """A child run's result must match its `workflow` trigger's `output_schema`."""
+        if self.run.trigger_type != "workflow":
+            return ""
+        return output_problems(self.trigger_settings(), output, "the run's result")
+
     def _finish_stopped(self, stop: StopRun) -> None:
         if stop.failed:
             self._fail(ActionError(stop.message, kind="failed_by_workflow"))
+            return
+        if problem := self._output_problem(stop.result):
+            self._fail(ActionError(problem, kind="invalid_output"))
             return
         self.recorder.flush()
         journal.finish(self.run, self.worker, status=RunStatus.COMPLETED,
@@ -159,6 +177,10 @@ class Engine:
                      final: bool = False) -> Any:
         """`final`: the run ends after this sequence (the plan's root), so its last step's
         result may wait for the run's end to be committed with it."""
+        for name in names:  # the blocks this sequence will reach, each `not_started` first
+            if prefix + name not in self.records:
+                self.record(prefix + name, self.plan["actions"][name], StepStatus.NOT_STARTED,
+                            None, 1)
         last = None
         for index, name in enumerate(names):
             last = self.run_step(name, scope, prefix, final=final and index == len(names) - 1)

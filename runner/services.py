@@ -133,6 +133,8 @@ def run_start_child(*, parent: Run, workflow_name: str, payload: Any, run_id: uu
     return run_start(
         version=version,
         workflow=workflow,
+        # Its `workflow` trigger (if it declares one) also checks the result it hands back.
+        trigger=version.triggers.filter(type=Trigger.Type.WORKFLOW).order_by("position").first(),
         trigger_type="workflow",
         trigger_input={"body": payload, "parent_run": str(parent.id)},
         environment=parent.environment,

@@ -48,5 +48,7 @@ def check_run_transition(old: str, new: str) -> None:
 
 
 def check_step_transition(old: str | None, new: str) -> None:
+    if old is None and new == S.NOT_STARTED:  # a step's first event, when its sequence starts
+        return
     if new not in STEP_TRANSITIONS[old or S.NOT_STARTED]:
         raise InvalidTransition(f"step cannot go from {old or S.NOT_STARTED} to {new}")

@@ -18,7 +18,7 @@ from django.views.decorators.vary import vary_on_headers
 from access.http import HtmxHttpRequest
 from access.permissions import WorkflowRight, user_has_workflow_right
 from environments.models import Environment
-from runner import selectors, services
+from runner import run_page, selectors, services
 from runner.models import LogLine, Run, RunStatus
 from workflows.models import Workflow
 
@@ -62,9 +62,13 @@ def run_detail(request: HtmxHttpRequest, run_id: str) -> HttpResponse:
     """The whole page, or (htmx) the parts that change as the run moves: steps, result."""
     run = get_run_for_user(request, run_id)
     steps = selectors.run_steps(run)
+    open_loop = run_page.OpenLoop.from_query(request.GET.get("loop"), request.GET.get("page"))
+    rows = run_page.page_rows(steps, open_loop)
     template = "runner/detail.html#state" if request.htmx else "runner/detail.html"
     return render(request, template, {
-        "run": run, "steps": steps, "timeline": selectors.timeline(run, steps),
+        "run": run, "steps": rows, "timeline": selectors.timeline(run, rows),
+        "open_loop": open_loop, "blocks": run_page.block_names(steps),
+        **run_page.run_data_json(run),
         "run_events": selectors.run_events(run),
         "failed_step": selectors.failed_step(steps),
         "approvals": selectors.pending_approvals(run, request.user, steps),

@@ -25,6 +25,7 @@ class Node:
     problems: list[str]
     slots: list[tuple[str, list[Node]]] = field(default_factory=list)
     dynamic_slots: bool = False
+    warnings: list[str] = field(default_factory=list)
 
 
 def palette() -> list[tuple[str, list[Any]]]:
@@ -51,6 +52,8 @@ def editor_tree(version: WorkflowVersion) -> list[Node]:
     for action in version.actions.order_by("position"):
         by_parent.setdefault(action.parent_id, []).append(action)
 
+    unanswered = respond_goes_nowhere(version)
+
     def build(action: Action) -> Node:
         action_type = get_action_type(action.type)
         children: dict[str, list[Node]] = {}
@@ -63,9 +66,28 @@ def editor_tree(version: WorkflowVersion) -> list[Node]:
         return Node(action=action, icon=action_type.icon, label=action_type.label,
                     summary=action_type.summary(action.inputs)[:120], problems=problems,
                     slots=[(name, children.get(name, [])) for name in names],
-                    dynamic_slots=action_type.dynamic_slots)
+                    dynamic_slots=action_type.dynamic_slots,
+                    warnings=[unanswered] if unanswered and action.type == "respond" else [])
 
     return [build(action) for action in by_parent.get(None, [])]
+
+
+def respond_goes_nowhere(version: WorkflowVersion) -> str:
+    """Why a `respond` block of this version answers no one, or "": its HTTP triggers are all
+    asynchronous, so their callers get 202 before any answer."""
+    http = [t for t in version.triggers.all() if t.type == "http"]
+    if not http or any((t.settings or {}).get("mode", "async") == "sync" for t in http):
+        return ""
+    names = ", ".join(repr(t.name) for t in http)
+    return (f"answers no one: the HTTP trigger {names} is asynchronous, its caller gets 202 at "
+            "once; set its mode to sync to send this answer")
+
+
+def version_warnings(version: WorkflowVersion) -> list[str]:
+    """What will not work as the user probably means, without stopping a publish."""
+    reason = respond_goes_nowhere(version)
+    return [f"block {a.name!r} (Respond) {reason}"
+            for a in version.actions.filter(type="respond")] if reason else []
 
 
 def _schema_fields(schema: dict[str, Any], prefix: str, depth: int = 0) -> list[str]:

@@ -24,8 +24,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from access.http import HtmxHttpRequest
 from workflows import editor, selectors, services
-from workflows.forms import ActionForm, TriggerForm, WorkflowSettingsForm, check_input_text
+from workflows.forms import ActionForm, WorkflowSettingsForm, check_input_text
 from workflows.models import Action, Trigger, Workflow, WorkflowVersion
+from workflows.trigger_forms import TriggerForm
 from workflows.views import get_workflow_for_user
 
 TEMPLATE = "workflows/editor.html"
@@ -173,6 +174,7 @@ def _side_context(workflow: Workflow, draft: WorkflowVersion) -> dict[str, Any]:
         "versions": workflow.versions.select_related("author").order_by("-number"),
         "problems": [(place, message) for _, place, message
                      in services.version_problems_in_words(draft)],
+        "warnings": editor.version_warnings(draft),
     }
 
 
@@ -297,7 +299,7 @@ def trigger_add(request: HttpRequest, name: str) -> HttpResponse:
 def trigger_edit(request: HttpRequest, name: str, trigger_id: str) -> HttpResponse:
     workflow, draft = _draft(request, name)
     trigger = _trigger(draft, trigger_id)
-    form = TriggerForm(request.POST, prefix=f"t{trigger.pk.hex[:8]}")
+    form = TriggerForm(request.POST, prefix=f"t{trigger.pk.hex[:8]}", trigger_type=trigger.type)
     if form.is_valid():
         errors = services.trigger_update(
             trigger=trigger, name=form.cleaned_data["name"],
@@ -306,8 +308,10 @@ def trigger_edit(request: HttpRequest, name: str, trigger_id: str) -> HttpRespon
         for field, problems in errors.items():
             for problem in problems:
                 target = field if field in form.fields else (
-                    "settings" if field.startswith("settings") else None)
-                form.add_error(target, f"{field}: {problem}" if target != field else problem)
+                    form.field_for_setting(field.removeprefix("settings.").split(".")[0])
+                    if field.startswith("settings") else None)
+                form.add_error(target, problem if target and target != "settings"
+                               else f"{field}: {problem}")
     if form.errors:
         context = _side_context(workflow, draft)
         context["triggers"] = [(t, form if t.id == trigger.id else f, x)

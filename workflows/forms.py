@@ -17,7 +17,7 @@ from django import forms
 from workflows.actions import get_action_type
 from workflows.actions.base import walk_strings
 from workflows.expressions import is_expression, syntax_error
-from workflows.models import Action, Trigger
+from workflows.models import Action
 
 if TYPE_CHECKING:
     from django.core.files.uploadedfile import UploadedFile
@@ -354,34 +354,3 @@ class WorkflowSettingsForm(forms.Form):
 
     def clean_tags(self) -> list[str]:
         return [t.strip() for t in self.cleaned_data["tags"].split(",") if t.strip()]
-
-
-class TriggerForm(forms.Form):
-    name = forms.CharField(max_length=63)
-    access = forms.ChoiceField(choices=Trigger.Access.choices)
-    access_group: forms.ModelChoiceField[SecurityGroup] = forms.ModelChoiceField(
-        queryset=None, required=False)
-    settings = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}),
-                               help_text="JSON object.")
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        from access.models import SecurityGroup
-
-        super().__init__(*args, **kwargs)
-        field = cast("forms.ModelChoiceField[SecurityGroup]", self.fields["access_group"])
-        field.queryset = SecurityGroup.objects.order_by("name")
-
-    def clean_settings(self) -> Any:
-        text = self.cleaned_data["settings"].strip() or "{}"
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"Enter valid JSON: {exc.msg} (line {exc.lineno}, "
-                                        f"column {exc.colno}).") from None
-
-    @classmethod
-    def for_trigger(cls, trigger: Trigger, **kwargs: Any) -> TriggerForm:
-        return cls(prefix=f"t{trigger.pk.hex[:8]}", initial={
-            "name": trigger.name, "access": trigger.access,
-            "access_group": trigger.access_group_id,
-            "settings": json.dumps(trigger.settings or {}, indent=2)}, **kwargs)

@@ -1,4 +1,6 @@
-"""Checks of what a trigger hands to a run: the body against the trigger's JSON Schema."""
+"""Checks of what crosses a trigger: the body a run gets against the trigger's `json_schema`,
+and what the run answers (a `respond` body, a child run's result) against its
+`output_schema`."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Any
 from workflows.models import WorkflowVersion
 
 
-def body_problems(schema: dict | None, body: Any) -> list[dict[str, str]]:
+def body_problems(schema: dict | None, body: Any, root: str = "body") -> list[dict[str, str]]:
     """Every failing field of `body`, as {"path", "message"}; empty when valid or no schema."""
     if not schema:
         return []
@@ -17,8 +19,19 @@ def body_problems(schema: dict | None, body: Any) -> list[dict[str, str]]:
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     errors = sorted(validator.iter_errors(body),
                     key=lambda e: list(map(str, e.absolute_path)))
-    return [{"path": ".".join(map(str, e.absolute_path)) or "body", "message": e.message}
+    return [{"path": ".".join(map(str, e.absolute_path)) or root, "message": e.message}
             for e in errors]
+
+
+def output_problems(trigger_settings: dict | None, value: Any, what: str) -> str:
+    """Why `value` does not match the trigger's `output_schema`, in one message naming each
+    failing path; "" when it matches or there is no output schema."""
+    problems = body_problems((trigger_settings or {}).get("output_schema"), value, root=what)
+    if not problems:
+        return ""
+    listed = "; ".join(f"{p['path']}: {p['message']}" for p in problems[:5])
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    return f"{what} does not match the trigger's output_schema: {listed}{more}"
 
 
 def input_schema(version: WorkflowVersion, trigger_type: str) -> dict | None:

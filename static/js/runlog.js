@@ -20,9 +20,12 @@
   let refreshTimer = null;
   const knownSteps = new Set(Array.from(step.options, (o) => o.value));
 
+  // The block filter keeps a block's lines wherever it ran: `tick`, `loop.3/tick`.
   function visible(row) {
+    const key = row.dataset.step;
     return (!level.value || row.dataset.level === level.value) &&
-      (!step.value || row.dataset.step === step.value || row.dataset.step.startsWith(step.value + "."));
+      (!step.value || key === step.value || key.endsWith("/" + step.value) ||
+       key.startsWith(step.value + "."));
   }
   function applyFilters() {
     for (const row of box.children) row.hidden = !visible(row);
@@ -44,9 +47,10 @@
     return row;
   }
   function addStepOption(key) {
-    if (!key || knownSteps.has(key)) return false;
-    knownSteps.add(key);
-    step.add(new Option(key, key));
+    const block = key ? key.split("/").pop() : "";
+    if (!block || knownSteps.has(block)) return false;
+    knownSteps.add(block);
+    step.add(new Option(block, block));
     return true;
   }
   // Returns false when the lines do not follow on from what we hold: the caller reconnects and

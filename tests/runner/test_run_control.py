@@ -25,10 +25,12 @@ def test_a_waiting_run_is_cancelled_at_once(workers):
     ])
     workers.start(1)
     run = wait_for_run(start(workflow).id, statuses=("waiting",))
+    # Every block the run will reach has a state from the start: `never` is not started yet.
+    assert latest_statuses(run) == {"nap": "waiting", "never": "not_started"}
     assert services.run_cancel(run=run)
     run.refresh_from_db()
     assert run.status == "cancelled" and run.finished_at is not None
-    assert latest_statuses(run) == {"nap": "cancelled"}
+    assert latest_statuses(run) == {"nap": "cancelled", "never": "cancelled"}
 
 
 def test_a_running_run_stops_at_the_next_step_boundary(workers):

@@ -115,6 +115,34 @@ def test_a_caller_without_a_token_follows_its_run_at_the_signed_status_url(
 WAIT_5S = [{"name": "pause", "type": "wait", "inputs": {"seconds": 5}}]
 
 
+def test_a_response_that_breaks_the_output_schema_is_not_sent(deploy, url, token, workers):
+    """The trigger promises its callers a shape: a `respond` body outside it fails the step,
+    and the caller gets the run's failure (502) naming the failing path, never the body."""
+    deploy(mode="sync", timeout=20, output_schema={
+        "type": "object", "required": ["echo"],
+        "properties": {"echo": {"type": "object", "required": ["id"]}}})
+    workers.start(1)
+    good = httpx.post(url, json={"id": "A9"}, headers=auth(token), timeout=30)
+    assert good.status_code == 201 and good.json()["echo"] == {"id": "A9"}
+    bad = httpx.post(url, json={"name": "no id"}, headers=auth(token), timeout=30)
+    assert bad.status_code == 502
+    error = bad.json()["error"]
+    assert error["type"] == "invalid_output"
+    assert "echo: 'id' is a required property" in error["message"]
+    assert "no id" not in bad.text
+    step = StepEvent.objects.filter(action_name="answer", status="failed").get()
+    assert step.error["type"] == "invalid_output"
+
+
+def test_an_output_schema_that_is_not_a_schema_is_refused_at_save(deploy):
+    from workflows.format import ImportErrors
+
+    with pytest.raises(ImportErrors) as refused:
+        deploy(mode="sync", output_schema={"type": "no-such-type"})
+    assert any(path.endswith("settings.output_schema") and "not a valid JSON Schema" in message
+               for path, message in refused.value.problems)
+
+
 def test_sync_call_is_answered_by_a_worker(deploy, url, token, workers):
     """The web process never executes a run: the worker does, and the caller gets its answer."""
     deploy(mode="sync", timeout=20)
@@ -148,8 +176,9 @@ def test_sync_run_is_recorded_before_any_call_it_makes(deploy, url, token, setti
     workers.start(1, OWLGRID_OUTBOUND_ALLOWLIST="127.0.0.1")
     response = httpx.post(url, json={"id": "A5"}, headers=auth(token), timeout=30)
     assert response.status_code == 201, response.text
-    assert seen_by_peer == [[("", "not_started"), ("", "running"), ("note", "running"),
-                             ("note", "completed"), ("call", "running")]]
+    assert seen_by_peer == [[("", "not_started"), ("", "running"), ("note", "not_started"),
+                             ("call", "not_started"), ("answer", "not_started"),
+                             ("note", "running"), ("note", "completed"), ("call", "running")]]
 
 
 SPIN = ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}")

@@ -67,6 +67,36 @@ def test_a_child_refuses_a_payload_outside_its_schema(environments, workers):
     assert "'n' is a required property" in run.error["message"]
 
 
+def test_a_child_whose_result_breaks_its_output_schema_fails_and_so_does_the_call(
+        environments, workers):
+    """The `workflow` trigger's output_schema checks the result handed back to the parent."""
+    promised = {"type": "object", "required": ["total"],
+                "properties": {"total": {"type": "integer"}}}
+    deploy(environments["dev"], "child", [
+        {"name": "sum", "type": "set_variable",
+         "inputs": {"name": "t", "value": "{{ trigger.body.n * 2 }}"}},
+        {"name": "answer", "type": "stop", "inputs": {"result": "{{ trigger.body.shape }}"}},
+    ], [{"name": "called", "type": "workflow", "settings": {"output_schema": promised}}])
+    parent = deploy(environments["dev"], "parent", [
+        {"name": "call", "type": "trigger_workflow",
+         "inputs": {"workflow": "child", "payload": "{{ trigger.body }}"}}])
+    workers.start(1)
+
+    def call(body):
+        return wait_for_run(services.run_start(
+            workflow=parent, environment=environments["dev"], trigger_type="manual",
+            trigger_input={"body": body}).id, timeout=30)
+
+    good = call({"n": 2, "shape": {"total": 4}})
+    assert good.status == "completed", good.error
+    bad = call({"n": 2, "shape": {"total": "four"}})
+    assert bad.status == "failed"
+    child = Run.objects.filter(workflow__name="child").order_by("-created_at").first()
+    assert child.status == "failed" and child.error["type"] == "invalid_output"
+    assert child.error["message"] == ("the run's result does not match the trigger's "
+                                      "output_schema: total: 'four' is not of type 'integer'")
+
+
 def test_record_triggers_follow_their_filter_and_never_loop(environments, workers):
     record_trigger = {"name": "on_lead", "type": "record", "settings": {
         "collection": "leads", "events": ["created"],

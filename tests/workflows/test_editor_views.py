@@ -290,6 +290,32 @@ def test_suggestions_in_the_panel(editor, workflow, environments):
     assert "secret-x" not in panel
 
 
+def test_a_trigger_form_has_a_field_per_setting(editor, workflow, ops_group, environments):
+    editor.post(url("edit_trigger_add", workflow.name), {"type": "http"}, **HTMX)
+    trigger = draft_of(workflow).triggers.get()
+    prefix = f"t{trigger.pk.hex[:8]}"
+    page = editor.get(url("edit", workflow.name)).content.decode()
+    for label in ("Methods", "Mode", "Wait for the answer (s, sync)",
+                  "Input schema (JSON Schema)", "Output schema (JSON Schema)"):
+        assert f">{label}</label>" in page or f">{label}<" in page, label
+    saved = editor.post(url("edit_trigger", workflow.name, trigger.id), {
+        f"{prefix}-name": "web", f"{prefix}-access": "group",
+        f"{prefix}-access_group": ops_group.id, f"{prefix}-s__methods": ["POST", "PUT"],
+        f"{prefix}-s__mode": "sync", f"{prefix}-s__timeout": "15",
+        f"{prefix}-s__output_schema": '{"type": "object"}',
+        f"{prefix}-settings": '{"max_body_bytes": 2048}'}, **HTMX)
+    assert saved.status_code == 200, saved.content.decode()
+    trigger.refresh_from_db()
+    assert trigger.settings == {"methods": ["POST", "PUT"], "mode": "sync", "timeout": 15,
+                                "output_schema": {"type": "object"}, "max_body_bytes": 2048}
+    bad = editor.post(url("edit_trigger", workflow.name, trigger.id), {
+        f"{prefix}-name": "web", f"{prefix}-access": "group",
+        f"{prefix}-access_group": ops_group.id, f"{prefix}-s__timeout": "900"}, **HTMX)
+    body = bad.content.decode()
+    at_field = body.split('data-setting="s__timeout"')[1].split("</div>")[0]
+    assert bad.status_code == 400 and "between 0 and 60" in at_field
+
+
 def test_triggers_and_settings(editor, workflow, ops_group, environments):
     response = editor.post(url("edit_trigger_add", workflow.name), {"type": "http"}, **HTMX)
     assert response.status_code == 200 and "/hooks/" in response.content.decode()
@@ -392,6 +418,21 @@ def test_opening_the_editor_makes_no_draft_until_something_changes(editor, workf
     draft = workflow.versions.get(status="draft")
     assert draft.number == 2 and draft.actions.get().inputs["message"] == "changed"
     assert published.actions.get().inputs["message"] == "hello"
+
+
+def test_a_respond_behind_an_async_trigger_is_flagged_on_the_block_and_before_publish(
+        editor, workflow):
+    draft = draft_of(workflow)
+    services.action_add(version=draft, type="respond")
+    trigger, _ = services.trigger_add(version=draft, type="http")
+    page = editor.get(url("edit", workflow.name)).content.decode()
+    tree, versions = page.split('id="tree"')[1], page.split('id="versions"')[1]
+    assert "answers no one: the HTTP trigger &#x27;" in tree.split('id="versions"')[0]
+    assert "respond_1&#x27; (Respond) answers no one" in versions.split("</section>")[0]
+    services.trigger_update(trigger=trigger, name=trigger.name,
+                            settings={**trigger.settings, "mode": "sync"},
+                            access=trigger.access, access_group=trigger.access_group)
+    assert "answers no one" not in editor.get(url("edit", workflow.name)).content.decode()
 
 
 def test_diff_shows_moves(editor, workflow):

@@ -32,6 +32,24 @@ class Starter:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SettingField:
+    """One setting as the editor's trigger form shows it. `kind`: text, number, bool, json
+    (an object, e.g. a JSON Schema), choice or multichoice (a list of `choices`)."""
+
+    key: str
+    label: str
+    kind: str = "text"
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+
+INPUT_SCHEMA = SettingField("json_schema", "Input schema (JSON Schema)", "json",
+                            help="Each run's input is checked against it; empty: any input.")
+OUTPUT_SCHEMA = SettingField("output_schema", "Output schema (JSON Schema)", "json",
+                             help="What the run hands back must match it; empty: anything.")
+
+
 class TriggerType:
     """One kind of trigger. Subclasses set the class attributes and override what they need."""
 
@@ -46,6 +64,8 @@ class TriggerType:
     filled_in_later: ClassVar[tuple[str, ...]] = ()
     # What a run started this way reads beyond `trigger.body`, for the editor's suggestions.
     input_fields: ClassVar[tuple[str, ...]] = ()
+    # The settings the editor's form shows as fields; any other key stays in its JSON box.
+    settings_fields: ClassVar[tuple[SettingField, ...]] = ()
 
     def default_settings(self) -> dict[str, Any]:
         """A fresh copy of the defaults, safe to change."""
@@ -60,16 +80,19 @@ class TriggerType:
         return Starter(summary=self.description)
 
 
-def json_schema_problems(values: dict[str, Any]) -> list[Problem]:
-    """The `json_schema` setting, when given, must itself be a valid JSON Schema."""
-    schema = values.get("json_schema")
-    if schema is None:
-        return []
-    from jsonschema import Draft202012Validator  # only documents with a schema need it
+def json_schema_problems(values: dict[str, Any],
+                         keys: tuple[str, ...] = ("json_schema",)) -> list[Problem]:
+    """Each of these settings (`json_schema` for the input, `output_schema` for what the run
+    answers), when given, must itself be a valid JSON Schema."""
+    problems: list[Problem] = []
+    for key in keys:
+        schema = values.get(key)
+        if schema is None:
+            continue
+        from jsonschema import Draft202012Validator  # only documents with a schema need it
 
-    try:
-        Draft202012Validator.check_schema(schema)
-    except Exception as exc:  # noqa: BLE001 - jsonschema's SchemaError and friends
-        return [("json_schema", f"not a valid JSON Schema: {str(exc)[:200]}")]
-    return []
-
+        try:
+            Draft202012Validator.check_schema(schema)
+        except Exception as exc:  # noqa: BLE001 - jsonschema's SchemaError and friends
+            problems.append((key, f"not a valid JSON Schema: {str(exc)[:200]}"))
+    return problems

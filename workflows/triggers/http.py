@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from workflows.triggers.base import Problem, Starter, TriggerType, json_schema_problems
+from workflows.triggers.base import (
+    INPUT_SCHEMA,
+    OUTPUT_SCHEMA,
+    Problem,
+    SettingField,
+    Starter,
+    TriggerType,
+    json_schema_problems,
+)
 
 if TYPE_CHECKING:
     from workflows.models import Trigger, Workflow
@@ -24,13 +32,24 @@ class HttpTrigger(TriggerType):
     defaults = {"methods": ["POST"], "mode": "async"}
     default_access = "group"  # a URL reachable from outside is never public by default
     input_fields = ("trigger.method", "trigger.path", "trigger.query", "trigger.headers")
+    settings_fields = (
+        SettingField("methods", "Methods", "multichoice", tuple(sorted(HTTP_METHODS))),
+        SettingField("mode", "Mode", "choice", ("async", "sync"),
+                     "async: the caller gets 202 and a status URL at once; sync: it waits "
+                     "for the run's Respond block."),
+        SettingField("timeout", "Wait for the answer (s, sync)", "number",
+                     help=f"At most {MAX_TIMEOUT_SECONDS}."),
+        INPUT_SCHEMA, OUTPUT_SCHEMA,
+        SettingField("max_body_bytes", "Largest body (bytes)", "number"),
+        SettingField("rate_limit_per_minute", "Calls per minute at most", "number"),
+    )
 
     def check(self, values: dict[str, Any]) -> list[Problem]:
         return [
             *_methods_problems(values.get("methods", ["POST"])),
             *_mode_problems(values.get("mode", "async")),
             *_timeout_problems(values.get("timeout", 10)),
-            *json_schema_problems(values),
+            *json_schema_problems(values, ("json_schema", "output_schema")),
             *_positive_int_problems(values, ("max_body_bytes", "rate_limit_per_minute")),
         ]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workflows.triggers.base import Problem, TriggerType
+from workflows.triggers.base import Problem, SettingField, TriggerType
 
 EVENTS = {"created", "updated"}
 
@@ -20,6 +20,11 @@ class RecordTrigger(TriggerType):
     defaults = {"collection": "", "events": ["created"]}
     filled_in_later = ("collection",)  # no collection to guess: the user names it next
     input_fields = ("trigger.body.event", "trigger.body.collection", "trigger.body.record")
+    settings_fields = (
+        SettingField("collection", "Collection"),
+        SettingField("events", "Events", "multichoice", tuple(sorted(EVENTS))),
+        SettingField("filter", "Only when (expression over record and event)"),
+    )
 
     def check(self, values: dict[str, Any]) -> list[Problem]:
         problems: list[Problem] = []

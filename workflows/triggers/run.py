@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workflows.triggers.base import Problem, TriggerType
+from workflows.triggers.base import Problem, SettingField, TriggerType
 
 STATUSES = ("completed", "failed", "cancelled")
 
@@ -19,6 +19,10 @@ class RunTrigger(TriggerType):
     defaults = {"workflow": "*", "statuses": ["failed"]}
     input_fields = tuple(f"trigger.body.{key}" for key in (
         "run_id", "workflow", "status", "error", "result", "finished_at"))
+    settings_fields = (
+        SettingField("workflow", "Workflow (a name, or * for any)"),
+        SettingField("statuses", "Ending in", "multichoice", STATUSES),
+    )
 
     def check(self, values: dict[str, Any]) -> list[Problem]:
         problems: list[Problem] = []

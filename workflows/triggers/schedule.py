@@ -10,7 +10,7 @@ import zoneinfo
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from workflows.triggers.base import Problem, Starter, TriggerType
+from workflows.triggers.base import Problem, SettingField, Starter, TriggerType
 
 if TYPE_CHECKING:
     from workflows.models import Trigger, Workflow
@@ -24,6 +24,12 @@ class ScheduleTrigger(TriggerType):
     description = "A cron expression in a time zone, or one date."
     defaults = {"cron": "0 * * * *", "timezone": "UTC"}
     input_fields = ("trigger.scheduled_at",)
+    settings_fields = (
+        SettingField("cron", "Cron", help="minute hour day month weekday, e.g. 0 2 * * *"),
+        SettingField("seconds", "The cron expression starts with seconds", "bool"),
+        SettingField("at", "Or once, at (ISO 8601 with a time zone)"),
+        SettingField("timezone", "Time zone", help="e.g. Europe/Paris"),
+    )
 
     def check(self, values: dict[str, Any]) -> list[Problem]:
         cron, at = values.get("cron"), values.get("at")
