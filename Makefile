@@ -37,7 +37,7 @@ test: venv lint
 
 # Refresh README's pictures of the editor and the diff from the Chromium builder test.
 screenshots: venv
-	OWLGRID_UPDATE_SCREENSHOTS=1 REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest tests/browser/test_builder.py
+	OWLGRID_UPDATE_SCREENSHOTS=1 REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest tests/browser/test_builder.py tests/browser/test_deploy.py tests/browser/test_run_page_scale.py
 
 bench: venv
 	$(PY) bench/run.py

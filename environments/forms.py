@@ -51,24 +51,38 @@ KIND_FIELDS: dict[str, tuple[list[str], list[str]]] = {
 class ConnectionForm(forms.Form):
     name = forms.CharField(max_length=63, validators=[slug_validator])
     kind = forms.ChoiceField(choices=Connection.Kind.choices)
-    base_url = forms.URLField(required=False, assume_scheme="https", label="Base URL (HTTP)")
+    base_url = forms.URLField(required=False, assume_scheme="https", label="Base URL")
     auth_type = forms.ChoiceField(required=False, choices=[
         ("none", "none"), ("bearer", "bearer token"), ("basic", "basic"), ("header", "header")])
     username = forms.CharField(required=False)
     header_name = forms.CharField(required=False, label="Header name (header auth)")
-    health_path = forms.CharField(required=False, label="Path checked by Test (HTTP)")
-    host = forms.CharField(required=False, label="SMTP host")
+    health_path = forms.CharField(required=False, label="Path checked by Test")
+    host = forms.CharField(required=False, label="Host")
     port = forms.IntegerField(required=False, min_value=1, max_value=65535)
     from_email = forms.EmailField(required=False)
     use_tls = forms.BooleanField(required=False, label="STARTTLS")
     use_ssl = forms.BooleanField(required=False, label="SSL")
-    api_base = forms.URLField(required=False, assume_scheme="https", label="Slack API base")
+    api_base = forms.URLField(required=False, assume_scheme="https", label="API base")
     token = forms.CharField(required=False, widget=SECRET_WIDGET, label="Bearer token")
     password = forms.CharField(required=False, widget=SECRET_WIDGET)
     header_value = forms.CharField(required=False, widget=SECRET_WIDGET)
     webhook_url = forms.CharField(required=False, widget=SECRET_WIDGET,
-                                  label="Slack incoming webhook URL")
-    bot_token = forms.CharField(required=False, widget=SECRET_WIDGET, label="Slack bot token")
+                                  label="Incoming webhook URL")
+    bot_token = forms.CharField(required=False, widget=SECRET_WIDGET, label="Bot token")
+
+    def chosen_kind(self) -> str:
+        """The kind the form shows fields for: the posted one, else the initial, else HTTP."""
+        raw = self["kind"].value()
+        return raw if raw in KIND_FIELDS else "http"
+
+    def fields_by_kind(self) -> list[tuple[Any, str]]:
+        """Each settings field with the kinds it applies to (space separated), so the page
+        shows only the chosen kind's fields."""
+        kinds: dict[str, list[str]] = {}
+        for kind, (plain, secret) in KIND_FIELDS.items():
+            for name in [*plain, *secret]:
+                kinds.setdefault(name, []).append(kind)
+        return [(self[name], " ".join(kinds[name])) for name in self.fields if name in kinds]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from environments.models import Deployment, Variable
 from tests.browser.conftest import log_in
+from tests.browser.test_builder import SHOTS
 from workflows.format import workflow_import
 from workflows.models import Workflow
 
@@ -87,3 +88,5 @@ def test_deploy_call_promote_fix_and_promote(browser_page, daphne_server, worker
     staging.locator("button", has_text="Promote v1 to Staging").click()
     expect(page.locator(".messages")).to_contain_text("staging now runs version 1")
     expect(staging.locator(".badge")).to_have_text("v1")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "workflow-page.png"), full_page=True)

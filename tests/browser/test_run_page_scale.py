@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from runner import services
 from tests.browser.conftest import log_in
+from tests.browser.test_builder import SHOTS
 from tests.runner.builders import publish_workflow
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
@@ -64,3 +65,5 @@ def test_a_500_item_loop_stays_on_a_short_page_and_finishes_live(
     page.locator("#run-state nav.pager a[rel=next]").click()
     expect(page.locator("#run-state nav.pager")).to_contain_text("iterations 21–40 of 500")
     expect(page.locator('#run-state tr.step[data-step="each.20/square"]')).to_be_visible()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "run-page.png"), full_page=True)
