@@ -71,12 +71,13 @@ def test_the_last_step_is_written_with_the_run_s_end(run, monkeypatch):
     commit = journal.commit
 
     def counting_commit(*args, **kwargs):
-        committed.extend(event["step_key"] for event in kwargs["events"])
+        committed.extend((event["step_key"], event["status"]) for event in kwargs["events"])
         return commit(*args, **kwargs)
 
     monkeypatch.setattr(journal, "commit", counting_commit)
     Engine(journal.claim(run.id, "worker-a"), "worker-a").execute()
-    assert "two" not in committed  # not a write of its own: the run's end carried it
+    # Only its `not_started` went with an earlier commit: its run and end went with the run's.
+    assert [status for key, status in committed if key == "two"] == ["not_started"]
     last = StepEvent.objects.get(run=run, step_key="two", status="completed")
     end = StepEvent.objects.get(run=run, step_key="", status="completed")
     assert last.id < end.id

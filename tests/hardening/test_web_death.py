@@ -58,7 +58,7 @@ def test_sigkill_of_the_web_process_leaves_the_run_to_its_worker(workers, http_p
     for key in ("before", "call", "answer"):
         statuses = StepEvent.objects.filter(run=run, step_key=key).values_list("status",
                                                                                flat=True)
-        assert list(statuses) == ["running", "completed"]
+        assert list(statuses) == ["not_started", "running", "completed"]
     assert len(http_peer.requests) == 1
 
 

@@ -33,7 +33,8 @@ def test_sigkill_mid_step_resumes_elsewhere_without_repeating_completed_steps(wo
     run = wait_for_run(run.id, timeout=60)
     assert run.status == "completed", run.error
     before = StepEvent.objects.filter(run=run, step_key="before")
-    assert list(before.values_list("status", flat=True)) == ["running", "completed"]
+    assert list(before.values_list("status", flat=True)) == [
+        "not_started", "running", "completed"]
     busy_workers = set(
         StepEvent.objects.filter(run=run, step_key="busy").values_list("worker", flat=True)
     )
@@ -64,7 +65,8 @@ def test_sigkill_of_only_the_work_horse_resumes_the_run(workers, http_peer):
     assert launcher.poll() is None  # the worker itself lived on
     assert run.status == "completed", run.error
     before = StepEvent.objects.filter(run=run, step_key="before")
-    assert list(before.values_list("status", flat=True)) == ["running", "completed"]
+    assert list(before.values_list("status", flat=True)) == [
+        "not_started", "running", "completed"]
     assert len(http_peer.requests) == 2  # the dead horse's call, and the resumed run's
     assert LogLine.objects.filter(run=run, message="after").count() == 1
 

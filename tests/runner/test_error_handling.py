@@ -33,7 +33,7 @@ def test_retries_stop_after_exactly_the_configured_count(workers):
     run = wait_for_run(start(workflow).id)
     assert run.status == "failed"
     assert statuses(run, "call") == [
-        "running", "retrying", "running", "retrying", "running", "failed",
+        "not_started", "running", "retrying", "running", "retrying", "running", "failed",
     ]
     attempts = StepEvent.objects.filter(run=run, step_key="call", status="running")
     assert list(attempts.values_list("attempt", flat=True)) == [1, 2, 3]
@@ -102,5 +102,5 @@ def test_an_expression_error_without_continue_on_error_fails_the_run_on_its_step
     workers.start(1)
     run = wait_for_run(start(workflow).id)
     assert run.status == "failed"
-    assert statuses(run, "greet") == ["running", "failed"]
+    assert statuses(run, "greet") == ["not_started", "running", "failed"]
     assert "field message" in run.error["message"]

@@ -197,5 +197,6 @@ def test_killed_worker_during_http_request_resumes_with_the_same_idempotency_key
     assert {r["headers"]["idempotency-key"] for r in http_peer.requests} == {
         f"{run.id}:charge"}
     prepare = StepEvent.objects.filter(run=run, step_key="prepare")
-    assert list(prepare.values_list("status", flat=True)) == ["running", "completed"]
+    assert list(prepare.values_list("status", flat=True)) == [
+        "not_started", "running", "completed"]
     assert Run.objects.get(id=run.id).finished_at <= timezone.now()

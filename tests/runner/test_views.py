@@ -60,7 +60,7 @@ def test_detail_shows_steps_inputs_outputs_and_approval_form(workflow, member):
                              status="waiting", inputs={"group": "ops", "message": "ok?"},
                              output={"state": {}})
     page = client_for(member).get(f"/runs/{run.id}/").content.decode()
-    for text in ("ask", "waiting", "&#x27;order&#x27;: 7", "Approve", "Reject", "Cancel",
+    for text in ("ask", "waiting", "&quot;order&quot;: 7", "Approve", "Reject", "Cancel",
                  "Re-run with the same input", "run-log"):
         assert text in page
 
@@ -173,10 +173,13 @@ def test_detail_shows_the_step_tree_timings_errors_and_result(workflow, member):
         StepEvent.objects.create(run=run, step_key=key, action_name=key.rsplit("/", 1)[-1],
                                  action_type=kind, status=status, error=error,
                                  inputs={"url": "https://api.example/***"})
-    page = client_for(member).get(f"/runs/{run.id}/").content.decode()
+    folded = client_for(member).get(f"/runs/{run.id}/").content.decode()
+    assert 'data-step="loop.0/fetch"' not in folded  # iterations fold under their loop
+    assert "1 iteration · 1 failed" in folded
+    page = client_for(member).get(f"/runs/{run.id}/?loop=loop&page=1").content.decode()
     assert page.index('data-step="loop"') < page.index('data-step="loop.0/fetch"')
     assert "calc(1 * 1.2em" in page  # the child is indented under its parent
-    for text in ("503 ***", "&#x27;total&#x27;: 3", "boom", "Retry from the failed step",
+    for text in ("503 ***", "&quot;total&quot;: 3", "boom", "Retry from the failed step",
                  "(loop.0/fetch)", "Retry on the latest version", "https://api.example/***"):
         assert text in page
     fragment = client_for(member).get(f"/runs/{run.id}/", HTTP_HX_REQUEST="true").content
