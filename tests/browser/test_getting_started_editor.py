@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from runner.models import Run
 from tests.browser.conftest import log_in
 from tests.browser.test_builder import insert
 
@@ -54,6 +55,7 @@ def test_the_editor_walkthrough_works_as_written(browser_page, daphne_server, wo
     page.click("button:has-text('Create and edit')")
     # 2.
     insert(page, "http_request")  # "+ Add", then "HTTP request"
+    expect(page.locator("#panel h2")).to_contain_text("http_request_1")
     page.fill('#panel [name="in__url"]', http_peer.url + "/anything")
     page.select_option('#panel [name="in__method"]', "POST")
     page.fill('#panel [name="in__json"]',
@@ -62,6 +64,7 @@ def test_the_editor_walkthrough_works_as_written(browser_page, daphne_server, wo
     save_panel(page)
     # 3.
     insert(page, "respond")
+    expect(page.locator("#panel h2")).to_contain_text("respond_1")
     page.fill('#panel [name="in__body"]', '{"sent": "{{ steps.http_request_1.output.status }}"}')
     save_panel(page)
     # 4.
@@ -74,7 +77,10 @@ def test_the_editor_walkthrough_works_as_written(browser_page, daphne_server, wo
     # 5.
     page.fill("#sample", '{"id": 7}')
     page.click("#test-run-button")  # "Test run"
-    expect(page.locator("#testrun-state")).to_have_text("completed", timeout=30000)
+    expect(page.locator("#testrun-state")).not_to_have_text(re.compile("queued|running"),
+                                                            timeout=30000)
+    run = Run.objects.get(is_test=True)
+    assert run.status == "completed", run.error
     assert json.loads(http_peer.requests[0]["body"]) == {"order": 7, "note": "rush 7"}
     # 6.
     page.click("#publish-button")  # "Publish"
