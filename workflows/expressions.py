@@ -10,6 +10,7 @@ instead of eating the worker. The context holds run data only.
 
 from __future__ import annotations
 
+import difflib
 import json
 import operator
 import re
@@ -135,7 +136,14 @@ class OwlGridSandbox(ImmutableSandboxedEnvironment):
         # JSON data first: `trigger.body.items` is the "items" key, not the dict method.
         if isinstance(obj, Mapping) and attribute in obj:
             return obj[attribute]
-        return super().getattr(obj, attribute)
+        found = super().getattr(obj, attribute)
+        if isinstance(found, Undefined) and isinstance(obj, Mapping):
+            # Still undefined (`| default(...)` and `is defined` work); its error, if it is
+            # used, also names the fields the object has (Jinja's documented `hint`).
+            fields = json.dumps([str(key) for key in obj][:MAX_FIELDS_LISTED + 1])
+            return self.undefined(obj=obj, name=attribute, hint=(
+                f"'dict object' has no attribute '{attribute}'{FIELDS_MARK}{len(obj)} {fields}"))
+        return found
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         handlers = {
@@ -306,7 +314,10 @@ def plain_syntax(message: str) -> str:
 
 
 UNDEFINED_NAME = re.compile(r"^'(?P<name>[^']*)' is undefined$")
-UNDEFINED_FIELD = re.compile(r"^'(?P<kind>[\w ]+) object' has no attribute '(?P<name>[^']*)'$")
+FIELDS_MARK = "; fields: "
+MAX_FIELDS_LISTED = 8
+UNDEFINED_FIELD = re.compile(r"^'(?P<kind>[\w ]+) object' has no attribute '(?P<name>[^']*)'"
+                             r"(?:; fields: (?P<count>\d+) (?P<fields>\[.*\]))?$", re.DOTALL)
 UNDEFINED_ITEM = re.compile(r"^'?(?P<kind>[\w ]+) object'? has no element (?P<name>.+)$")
 
 
@@ -317,7 +328,15 @@ def plain_undefined(message: str) -> str:
                 "env and run")
     if match := UNDEFINED_FIELD.match(message):
         kind = "object" if match["kind"] == "dict" else match["kind"]
-        return f"`{match['name']}` is undefined: the {kind} has no field of that name"
+        present = json.loads(match["fields"]) if match["fields"] else []
+        if not present:
+            return f"`{match['name']}` is undefined: the {kind} has no field of that name"
+        listed = ", ".join(f"`{name}`" for name in present[:MAX_FIELDS_LISTED])
+        more = int(match["count"]) - MAX_FIELDS_LISTED
+        close = difflib.get_close_matches(match["name"], present, n=1)
+        return (f"`{match['name']}` is undefined: the {kind} has {listed}"
+                + (f" and {more} more" if more > 0 else "")
+                + (f" (did you mean `{close[0]}`?)" if close else ""))
     if match := UNDEFINED_ITEM.match(message):
         return f"item {match['name']} is undefined: the {match['kind']} has no such item"
     return f"undefined value: {message}"

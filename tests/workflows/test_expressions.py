@@ -11,8 +11,10 @@ CONTEXT = {"trigger": {"body": {"order": {"id": 7}, "items": [1, 2]}}, "steps": 
 
 
 @pytest.mark.parametrize(("source", "told"), [
-    ('{{ {"id": trigger.body.orders} }}', "`orders` is undefined: the object has no field"),
-    ("{{ [trigger.body.order.idd] }}", "`idd` is undefined: the object has no field"),
+    ('{{ {"id": trigger.body.orders} }}',
+     "`orders` is undefined: the object has `order`, `items` (did you mean `order`?)"),
+    ("{{ [trigger.body.order.idd] }}", "`idd` is undefined: the object has `id` (did you mean "
+                                       "`id`?)"),
     ("{{ trigger.body.items[5] }}", "item 5 is undefined: the list has no such item"),
     ("{{ tigger.body }}", "`tigger` is undefined: expressions can read trigger, steps"),
     ("id={{ trigger.body.nope }}", "`nope` is undefined"),
@@ -23,6 +25,14 @@ def test_a_missing_name_or_field_is_named_in_plain_words(source, told):
         render_value({"json": source}, CONTEXT)
     assert told in str(raised.value)
     assert raised.value.field == "json"
+
+
+def test_a_long_object_is_listed_in_part():
+    context = {**CONTEXT, "trigger": {"body": {f"f{n}": n for n in range(20)}}}
+    with pytest.raises(ExpressionError) as raised:
+        render_value("{{ trigger.body.zz }}", context)
+    assert "the object has `f0`, `f1`, `f2`, `f3`, `f4`, `f5`, `f6`, `f7` and 12 more" in str(
+        raised.value)
 
 
 def test_a_built_value_with_every_name_present_keeps_its_types():
