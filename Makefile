@@ -35,7 +35,7 @@ lint: venv
 test: venv lint
 	REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest
 
-# Refresh README's pictures of the editor and the diff from the Chromium builder test.
+# Refresh README's pictures (editor, diff, workflow page, run page) from the Chromium tests.
 screenshots: venv
 	OWLGRID_UPDATE_SCREENSHOTS=1 REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest tests/browser/test_builder.py tests/browser/test_deploy.py tests/browser/test_run_page_scale.py
 
