@@ -65,8 +65,9 @@ async def answer_when_ready(pending: Pending) -> HttpResponse:
 
 
 def accepted(run: Run) -> dict[str, Any]:
-    return {"status": 202, "headers": {"Location": status_url(run)},
-            "body": {"run_id": str(run.id), "status": run.status, "status_url": status_url(run)}}
+    url = status_url(run)  # signed: computed once for the header and the body
+    return {"status": 202, "headers": {"Location": url},
+            "body": {"run_id": str(run.id), "status": run.status, "status_url": url}}
 
 
 async def wait_for_response(run_id: Any, timeout: float) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from access.api import error_body
 from runner.models import Run
 from runner.sealing import shown
 
@@ -41,14 +42,14 @@ def signature_valid(run_id: uuid.UUID, signature: str) -> bool:
 def run_status(request: HttpRequest, run_id: uuid.UUID) -> JsonResponse:
     """The run's state for whoever holds its signed URL (no login, no token)."""
     if not signature_valid(run_id, request.GET.get("signature", "")):
-        return JsonResponse({"error": {"code": "bad_signature", "message": (
+        return JsonResponse(error_body("bad_signature", (
             "This status URL is not valid: use the status_url the trigger answered with, "
-            "whole."), "fields": []}}, status=403)
+            "whole.")), status=403)
     run = Run.objects.filter(id=run_id).first()
     if run is None:  # pruned by retention since
-        return JsonResponse({"error": {"code": "not_found", "message": (
+        return JsonResponse(error_body("not_found", (
             "This run no longer exists (finished runs are pruned after the retention "
-            "period)."), "fields": []}}, status=404)
+            "period).")), status=404)
     return JsonResponse({
         "run_id": str(run.id), "status": run.status, "status_reason": run.status_reason,
         "result": shown(run.result), "error": shown(run.error),

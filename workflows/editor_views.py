@@ -45,9 +45,9 @@ def _shown(request: HttpRequest, name: str) -> tuple[Workflow, WorkflowVersion]:
 def _draft(request: HttpRequest, name: str) -> tuple[Workflow, WorkflowVersion]:
     """The draft to change, made now from the latest version if there is none."""
     workflow = get_workflow_for_user(request, name, "edit")
-    had_draft = workflow.versions.filter(status=WorkflowVersion.Status.DRAFT).exists()
-    draft = services.draft_get_or_create(workflow=workflow, user=request.user)
-    if not had_draft:
+    draft = workflow.versions.filter(status=WorkflowVersion.Status.DRAFT).first()
+    if draft is None:
+        draft = services.draft_get_or_create(workflow=workflow, user=request.user)
         request.draft_started = draft  # type: ignore[attr-defined]
     return workflow, draft
 

@@ -25,6 +25,11 @@ from runner.journal.records import (
 from runner.models import Run
 
 
+def with_lease_renewed(columns: dict[str, Any]) -> dict[str, Any]:
+    """The run's columns a fenced write sets: `columns` and a lease expiry from now."""
+    return {"lease_expires_at": timezone.now() + lease_delta(), **columns}
+
+
 def fence(run: Run, worker: str, **columns: Any) -> bool:
     """Renew the run's lease, writing `columns` of the run with it; return its cancel flag.
     Raises `LeaseLost` when `worker` no longer holds the lease.
@@ -32,7 +37,7 @@ def fence(run: Run, worker: str, **columns: Any) -> bool:
     Call it inside the write's transaction, before the write's other rows. The common case
     (not cancelled) is one UPDATE; only a cancelled run, or a lost lease, costs a second.
     """
-    columns = {"lease_expires_at": timezone.now() + lease_delta(), **columns}
+    columns = with_lease_renewed(columns)
     if Run.objects.filter(id=run.id, lease_owner=worker, cancel_requested=False).update(**columns):
         return False
     if Run.objects.filter(id=run.id, lease_owner=worker).update(**columns):
@@ -61,8 +66,7 @@ def commit(
     """
     columns = checked_writes(events, lines, response)
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        columns = {"lease_expires_at": timezone.now() + lease_delta(), **columns}
-        cancel = postgres.commit(run, worker, columns, events, lines)
+        cancel = postgres.commit(run, worker, with_lease_renewed(columns), events, lines)
     else:
         with transactions.atomic():
             cancel = fence(run, worker, **columns)
